@@ -1,0 +1,133 @@
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// NetworkConfig says where the SFU's media sockets live and how peers
+// reach them.
+type NetworkConfig struct {
+	// UDPPort, when not zero, carries all media of all peers on this one
+	// UDP port (an ICE UDP mux), the easy choice behind a firewall.
+	UDPPort int
+	// UDPPortMin and UDPPortMax bound the ephemeral ports used when
+	// UDPPort is zero. Zero means any port.
+	UDPPortMin, UDPPortMax uint16
+	// NAT1To1IPs are public addresses announced instead of the host's own
+	// when the server sits behind a 1:1 NAT (a cloud VM's public IP).
+	NAT1To1IPs []string
+	// Loopback offers 127.0.0.1 candidates: needed when browser and server
+	// share a machine (development, tests).
+	Loopback bool
+}
+
+// Transport is the configured Pion API plus the sockets it owns.
+type Transport struct {
+	API *webrtc.API
+	mux ice.UDPMux
+}
+
+// Close releases a shared UDP port, if one was opened.
+func (t *Transport) Close() error {
+	if t.mux != nil {
+		return t.mux.Close()
+	}
+	return nil
+}
+
+// NewTransport builds the Pion API every peer connection of this server
+// uses: VP8 and Opus, NACK in both directions, RTCP sender and receiver
+// reports, and transport-wide congestion control feedback to publishers.
+func NewTransport(nc NetworkConfig) (*Transport, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, reg); err != nil {
+		return nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, fmt.Errorf("configure twcc: %w", err)
+	}
+
+	s := webrtc.SettingEngine{}
+	// mDNS host names cannot be resolved by a server, and hiding our own
+	// address is pointless: it is public.
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	s.SetIncludeLoopbackCandidate(nc.Loopback)
+	s.SetInterfaceFilter(func(name string) bool {
+		// Docker and VPN bridges only add useless candidates.
+		return !strings.HasPrefix(name, "docker") && !strings.HasPrefix(name, "br-")
+	})
+	if len(nc.NAT1To1IPs) > 0 {
+		for _, ip := range nc.NAT1To1IPs {
+			if net.ParseIP(ip) == nil {
+				return nil, fmt.Errorf("NAT 1:1 address %q is not an IP address", ip)
+			}
+		}
+		if err := s.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        nc.NAT1To1IPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+		}); err != nil {
+			return nil, fmt.Errorf("NAT 1:1 addresses: %w", err)
+		}
+	}
+	t := &Transport{}
+	switch {
+	case nc.UDPPort != 0:
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4)}
+		if nc.Loopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(nc.UDPPort, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("open UDP port %d: %w", nc.UDPPort, err)
+		}
+		s.SetICEUDPMux(mux)
+		t.mux = mux
+	case nc.UDPPortMin != 0 || nc.UDPPortMax != 0:
+		if err := s.SetEphemeralUDPPortRange(nc.UDPPortMin, nc.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("UDP port range %d-%d: %w", nc.UDPPortMin, nc.UDPPortMax, err)
+		}
+	}
+	t.API = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s))
+	return t, nil
+}
+
+// registerCodecs limits the SFU to codecs every browser decodes, so a
+// forwarded track never needs transcoding.
+func registerCodecs(m *webrtc.MediaEngine) error {
+	videoFB := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+	}
+	codecs := []struct {
+		p    webrtc.RTPCodecParameters
+		kind webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+			PayloadType:        111,
+		}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB},
+			PayloadType:        96,
+		}, webrtc.RTPCodecTypeVideo},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c.p, c.kind); err != nil {
+			return fmt.Errorf("register codec %s: %w", c.p.MimeType, err)
+		}
+	}
+	return nil
+}

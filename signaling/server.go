@@ -1,0 +1,218 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"videosupport/sfu"
+)
+
+// Limits of the wire protocol.
+const (
+	// MaxMessageSize is the largest frame handled; a larger one gets a
+	// too_large error and is discarded.
+	MaxMessageSize = 64 << 10
+	// hardMessageSize closes the connection: reading a frame this large
+	// only to discard it is already a waste.
+	hardMessageSize = 1 << 20
+	maxNameRunes    = 64
+	sendQueueLen    = 256
+	writeWait       = 10 * time.Second
+)
+
+// Errors an Authorizer returns to refuse a join.
+var (
+	ErrRoomNotFound = errors.New("room not found")
+	ErrForbidden    = errors.New("not allowed to join this room")
+)
+
+// JoinRequest is what a client asks for when it joins.
+type JoinRequest struct {
+	Room  string
+	Name  string
+	Token string
+}
+
+// Grant is what an Authorizer allows.
+type Grant struct {
+	// Role is the participant's role in the call ("guest" until roles
+	// and signed links exist).
+	Role string
+}
+
+// Authorizer decides who may join which room. It is the seam where
+// accounts and signed join links plug in.
+type Authorizer interface {
+	AuthorizeJoin(ctx context.Context, req JoinRequest) (Grant, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	Transport  *sfu.Transport
+	Authorizer Authorizer
+	Logger     *slog.Logger
+	// MaxParticipants per room; 0 means 16.
+	MaxParticipants int
+	// PingInterval and PongWait detect dead sockets: a client silent for
+	// PongWait is gone. Zero means 5 s and 12 s.
+	PingInterval, PongWait time.Duration
+}
+
+// Server accepts signaling websockets and runs the rooms.
+type Server struct {
+	cfg      Config
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup // one per session
+}
+
+// NewServer returns a Server ready to be mounted at /ws.
+func NewServer(cfg Config) *Server {
+	if cfg.MaxParticipants == 0 {
+		cfg.MaxParticipants = 16
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 5 * time.Second
+	}
+	if cfg.PongWait == 0 {
+		cfg.PongWait = 12 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, rooms: map[string]*room{}, sessions: map[*session]struct{}{}}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		CheckOrigin:     sameOrigin,
+	}
+	return s
+}
+
+// sameOrigin refuses websockets opened by pages of other sites (which
+// would ride on the visitor's cookies). Clients that are not browsers send
+// no Origin and are let through.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+// ServeHTTP upgrades the request to a websocket and serves it until the
+// client leaves, vanishes or the server shuts down.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	sess := newSession(s, conn)
+	s.mu.Lock()
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+	sess.serve()
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// Shutdown tells every connected client that the server is stopping,
+// closes their connections and rooms, and waits for them to end (or for
+// ctx).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	bye := mustMarshal(Message{Type: TypeBye, Reason: ReasonServerShutdown})
+	for _, sess := range sessions {
+		sess.enqueue(bye)
+		sess.finish(websocket.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("signaling shutdown: %w", ctx.Err())
+	}
+}
+
+// Rooms returns the number of open rooms (for metrics and tests).
+func (s *Server) Rooms() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rooms)
+}
+
+// admit puts sess in its room, creating the room on first join. The
+// joined message is queued to sess before anybody else hears of it.
+func (s *Server) admit(roomID string, sess *session) (*room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, errShuttingDown
+	}
+	r := s.rooms[roomID]
+	if r == nil {
+		r = newRoom(s, roomID)
+		s.rooms[roomID] = r
+	}
+	if err := r.add(sess, s.cfg.MaxParticipants); err != nil {
+		if r.empty() {
+			delete(s.rooms, roomID)
+			r.media.Close()
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// release takes sess out of its room and closes the room when it was the
+// last one in it.
+func (s *Server) release(r *room, sess *session, reason string) {
+	s.mu.Lock()
+	last := r.remove(sess, reason)
+	if last {
+		delete(s.rooms, r.id)
+	}
+	s.mu.Unlock()
+	if sess.peer != nil {
+		r.media.Leave(sess.peer)
+	}
+	if last {
+		r.media.Close()
+		s.cfg.Logger.Info("room closed", "room", r.id)
+	}
+}

@@ -1,0 +1,356 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"videosupport/sfu"
+)
+
+// session is one websocket connection and, once joined, one participant.
+type session struct {
+	srv  *Server
+	conn *websocket.Conn
+	log  *slog.Logger
+	id   string
+
+	send     chan []byte
+	quit     chan struct{}
+	quitOnce sync.Once
+	code     int // close code, set before quit is closed
+	text     string
+
+	// Set by the reader goroutine only.
+	name string
+	room *room
+	peer *sfu.Peer
+
+	reasonMu sync.Mutex
+	reason   string // why the participant left, told to the others
+
+	failMu sync.Once
+}
+
+func newSession(srv *Server, conn *websocket.Conn) *session {
+	id := "p-" + uuid.NewString()
+	return &session{
+		srv: srv, conn: conn, id: id,
+		log:    srv.cfg.Logger.With("peer", id, "remote", conn.RemoteAddr().String()),
+		send:   make(chan []byte, sendQueueLen),
+		quit:   make(chan struct{}),
+		reason: ReasonGone,
+	}
+}
+
+// serve runs the session until it ends, then takes the participant out of
+// its room.
+func (s *session) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop()
+	}()
+	s.readLoop()
+	s.finish(websocket.CloseNormalClosure, "")
+	<-writerDone
+	_ = s.conn.Close()
+	if s.room != nil {
+		reason := s.leaveReason()
+		s.srv.release(s.room, s, reason)
+		s.log.Info("participant left", "reason", reason)
+	}
+}
+
+// finish ends the session: the writer flushes what is queued, sends a
+// close frame and closes the socket, which ends the reader.
+func (s *session) finish(code int, text string) {
+	s.quitOnce.Do(func() {
+		s.code, s.text = code, text
+		close(s.quit)
+	})
+}
+
+// enqueue queues one frame. A client that cannot keep up with its queue is
+// disconnected rather than allowed to hold anyone up.
+func (s *session) enqueue(b []byte) {
+	select {
+	case s.send <- b:
+	default:
+		s.log.Warn("send queue full, disconnecting")
+		s.finish(websocket.ClosePolicyViolation, "too slow")
+	}
+}
+
+func (s *session) writeLoop() {
+	ping := time.NewTicker(s.srv.cfg.PingInterval)
+	defer ping.Stop()
+	write := func(b []byte) bool {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+		return s.conn.WriteMessage(websocket.TextMessage, b) == nil
+	}
+	for {
+		select {
+		case b := <-s.send:
+			if !write(b) {
+				_ = s.conn.Close()
+				return
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				_ = s.conn.Close()
+				return
+			}
+		case <-s.quit:
+			for {
+				select {
+				case b := <-s.send:
+					if !write(b) {
+						_ = s.conn.Close()
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			_ = s.conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(s.code, s.text), time.Now().Add(time.Second))
+			_ = s.conn.Close()
+			return
+		}
+	}
+}
+
+func (s *session) readLoop() {
+	s.conn.SetReadLimit(hardMessageSize)
+	alive := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongWait)) }
+	alive()
+	s.conn.SetPongHandler(func(string) error { alive(); return nil })
+	for {
+		kind, r, err := s.conn.NextReader()
+		if err != nil {
+			// A close frame is a browser tab closing: a goodbye.
+			// Anything else (reset, timeout) means the person is gone.
+			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				s.setReason(ReasonLeft)
+			}
+			return
+		}
+		alive()
+		data, err := io.ReadAll(io.LimitReader(r, MaxMessageSize+1))
+		if err != nil {
+			return
+		}
+		if len(data) > MaxMessageSize {
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+			s.sendError("", CodeTooLarge, "message larger than 64 KiB")
+			continue
+		}
+		if kind != websocket.TextMessage {
+			s.sendError("", CodeBadMessage, "binary frames are not part of the protocol")
+			continue
+		}
+		if !s.handle(data) {
+			return
+		}
+	}
+}
+
+// handle acts on one frame and reports whether the session goes on.
+func (s *session) handle(data []byte) bool {
+	m, err := ParseClientMessage(data)
+	var werr *wireError
+	if errors.As(err, &werr) {
+		s.sendError(m.Type, werr.Code, werr.Message)
+		return true
+	}
+	if m.Type != TypeJoin && s.peer == nil {
+		s.sendError(m.Type, CodeNotJoined, "join a room first")
+		return true
+	}
+	switch m.Type {
+	case TypeJoin:
+		return s.join(m)
+	case TypeOffer:
+		s.offer(m)
+	case TypeAnswer:
+		s.answer(m)
+	case TypeCandidate:
+		s.candidate(m)
+	case TypeMute:
+		s.room.setMuted(s.id, m.Kind, *m.Muted)
+	case TypeLeave:
+		s.setReason(ReasonLeft)
+		return false
+	}
+	return true
+}
+
+func (s *session) join(m Message) bool {
+	if s.peer != nil {
+		s.sendError(m.Type, CodeAlreadyJoined, "already in a room")
+		return true
+	}
+	name := cleanName(m.Name)
+	if name == "" {
+		s.sendError(m.Type, CodeBadMessage, "a name is required")
+		return true
+	}
+	if _, err := uuid.Parse(m.Room); err != nil {
+		return s.fatal(m.Type, CodeRoomNotFound, "no such room")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.srv.cfg.Authorizer.AuthorizeJoin(ctx, JoinRequest{Room: m.Room, Name: name, Token: m.Token})
+	switch {
+	case errors.Is(err, ErrRoomNotFound):
+		return s.fatal(m.Type, CodeRoomNotFound, "no such room")
+	case errors.Is(err, ErrForbidden):
+		return s.fatal(m.Type, CodeForbidden, "not allowed to join this room")
+	case err != nil:
+		s.log.Error("authorize join", "err", err)
+		return s.fatal(m.Type, CodeInternal, "could not check the join")
+	}
+	s.name = name
+	r, err := s.srv.admit(m.Room, s)
+	switch {
+	case errors.Is(err, errRoomFull):
+		return s.fatal(m.Type, CodeRoomFull, "the room is full")
+	case errors.Is(err, errShuttingDown):
+		return s.fatal(m.Type, CodeServerBusy, "the server is shutting down")
+	case err != nil:
+		return s.fatal(m.Type, CodeInternal, "could not join")
+	}
+	s.room = r
+	peer, err := r.media.Join(s.id, s)
+	if err != nil {
+		s.log.Error("media join", "err", err)
+		return s.fatal(m.Type, CodeInternal, "could not set up media")
+	}
+	s.peer = peer
+	s.log = s.log.With("room", r.id)
+	s.log.Info("participant joined")
+	return true
+}
+
+func (s *session) offer(m Message) {
+	if m.PC != PCPublish {
+		s.sendError(m.Type, CodeOutOfOrder, "only the publish connection takes offers from the client")
+		return
+	}
+	answer, err := s.peer.Publish(m.SDP)
+	if err != nil {
+		s.log.Info("publish offer refused", "err", err)
+		s.sendError(m.Type, CodeNegotiationFailed, "the offer could not be used")
+		return
+	}
+	s.enqueue(mustMarshal(Message{Type: TypeAnswer, PC: PCPublish, SDP: answer}))
+}
+
+func (s *session) answer(m Message) {
+	if m.PC != PCSubscribe {
+		s.sendError(m.Type, CodeOutOfOrder, "only the subscribe connection takes answers from the client")
+		return
+	}
+	err := s.peer.Answer(m.SDP)
+	switch {
+	case errors.Is(err, sfu.ErrNoOfferPending):
+		s.sendError(m.Type, CodeOutOfOrder, "answer received but no offer is pending")
+	case err != nil:
+		s.log.Info("subscribe answer refused", "err", err)
+		s.sendError(m.Type, CodeNegotiationFailed, "the answer could not be used")
+	}
+}
+
+func (s *session) candidate(m Message) {
+	dir := sfu.Publish
+	if m.PC == PCSubscribe {
+		dir = sfu.Subscribe
+	}
+	if err := s.peer.AddCandidate(dir, *m.Candidate); err != nil {
+		s.sendError(m.Type, CodeBadMessage, "candidate refused")
+	}
+}
+
+// fatal sends an error and ends the session.
+func (s *session) fatal(about, code, msg string) bool {
+	s.sendError(about, code, msg)
+	return false
+}
+
+func (s *session) sendError(about, code, msg string) {
+	s.enqueue(mustMarshal(Message{Type: TypeError, Code: code, Message: msg, About: about}))
+}
+
+// Offer implements sfu.Signal.
+func (s *session) Offer(sdp string) {
+	s.enqueue(mustMarshal(Message{Type: TypeOffer, PC: PCSubscribe, SDP: sdp}))
+}
+
+// Candidate implements sfu.Signal.
+func (s *session) Candidate(dir sfu.Direction, c webrtc.ICECandidateInit) {
+	pc := PCPublish
+	if dir == sfu.Subscribe {
+		pc = PCSubscribe
+	}
+	s.enqueue(mustMarshal(Message{Type: TypeCandidate, PC: pc, Candidate: &c}))
+}
+
+// Failed implements sfu.Signal: media cannot flow, so the participant is
+// told and removed.
+func (s *session) Failed(error) {
+	s.failMu.Do(func() {
+		s.sendError("", CodeConnectionFailed, "the media connection failed")
+		s.setReason(ReasonConnectionFailed)
+		s.finish(websocket.CloseNormalClosure, "media connection failed")
+	})
+}
+
+func (s *session) setReason(r string) {
+	s.reasonMu.Lock()
+	defer s.reasonMu.Unlock()
+	s.reason = r
+}
+
+func (s *session) leaveReason() string {
+	s.reasonMu.Lock()
+	defer s.reasonMu.Unlock()
+	return s.reason
+}
+
+// cleanName trims a display name, drops control characters and cuts it to
+// maxNameRunes.
+func cleanName(n string) string {
+	n = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, n)
+	n = strings.TrimSpace(n)
+	if utf8.RuneCountInString(n) > maxNameRunes {
+		n = string([]rune(n)[:maxNameRunes])
+	}
+	return n
+}
+
+func mustMarshal(m Message) []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic("signaling: marshal " + m.Type + ": " + err.Error()) // only plain data: cannot happen
+	}
+	return b
+}
