@@ -124,10 +124,11 @@ func (c *Client) SendRaw(b []byte) error {
 
 // Join joins a room and waits for the server's answer.
 func (c *Client) Join(ctx context.Context, room, name string) (signaling.Message, error) {
+	n := c.Len()
 	if err := c.Send(signaling.Message{Type: signaling.TypeJoin, Room: room, Name: name}); err != nil {
 		return signaling.Message{}, err
 	}
-	m, err := c.WaitFor(ctx, func(m signaling.Message) bool {
+	m, err := c.WaitFrom(ctx, n, func(m signaling.Message) bool {
 		return m.Type == signaling.TypeJoined || (m.Type == signaling.TypeError && m.About == signaling.TypeJoin)
 	})
 	if err != nil {
@@ -158,11 +159,11 @@ func (c *Client) Publish(ctx context.Context, tracks ...webrtc.TrackLocal) ([]*w
 	if err := c.Pub.SetLocalDescription(offer); err != nil {
 		return nil, fmt.Errorf("set offer: %w", err)
 	}
-	n := c.count()
+	n := c.Len()
 	if err := c.Send(signaling.Message{Type: signaling.TypeOffer, PC: signaling.PCPublish, SDP: offer.SDP}); err != nil {
 		return nil, err
 	}
-	m, err := c.waitFrom(ctx, n, func(m signaling.Message) bool {
+	m, err := c.WaitFrom(ctx, n, func(m signaling.Message) bool {
 		return (m.Type == signaling.TypeAnswer && m.PC == signaling.PCPublish) ||
 			(m.Type == signaling.TypeError && m.About == signaling.TypeOffer)
 	})
@@ -224,17 +225,19 @@ func (c *Client) Err() error {
 // WaitFor returns the first message received so far, or from now on, for
 // which match is true.
 func (c *Client) WaitFor(ctx context.Context, match func(signaling.Message) bool) (signaling.Message, error) {
-	return c.waitFrom(ctx, 0, match)
+	return c.WaitFrom(ctx, 0, match)
 }
 
-func (c *Client) count() int {
+// Len returns how many messages have been received.
+func (c *Client) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.msgs)
 }
 
-// waitFrom waits for a matching message at index from or later.
-func (c *Client) waitFrom(ctx context.Context, from int, match func(signaling.Message) bool) (signaling.Message, error) {
+// WaitFrom waits for a matching message among those received from the
+// from-th on (see Len).
+func (c *Client) WaitFrom(ctx context.Context, from int, match func(signaling.Message) bool) (signaling.Message, error) {
 	for {
 		c.mu.Lock()
 		for i := from; i < len(c.msgs); i++ {
