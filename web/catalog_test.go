@@ -1,0 +1,201 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// catalogs are the languages every page ships; en is the reference.
+var catalogs = []string{"en", "zh-Hans", "zh-Hant", "ar"}
+
+// readCatalog decodes one flat catalog, failing on a duplicate key (which
+// encoding/json would silently resolve to the last value).
+func readCatalog(t *testing.T, lang string) map[string]string {
+	t.Helper()
+	raw, err := fs.ReadFile(embedded, "static/i18n/"+lang+".json")
+	if err != nil {
+		t.Fatalf("catalog %s: %v", lang, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("catalog %s: not a JSON object", lang)
+	}
+	out := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("catalog %s: %v", lang, err)
+		}
+		key := tok.(string)
+		var value string
+		if err := dec.Decode(&value); err != nil {
+			t.Fatalf("catalog %s: key %q: value is not a string: %v", lang, key, err)
+		}
+		if _, dup := out[key]; dup {
+			t.Errorf("catalog %s: key %q appears twice", lang, key)
+		}
+		out[key] = value
+	}
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("catalog %s: %v", lang, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		t.Fatalf("catalog %s: data after the object", lang)
+	}
+	return out
+}
+
+var placeholder = regexp.MustCompile(`\{(\w+)\}`)
+
+func placeholders(s string) []string {
+	var names []string
+	for _, m := range placeholder.FindAllStringSubmatch(s, -1) {
+		names = append(names, m[1])
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+func TestCatalogsMatchEnglish(t *testing.T) {
+	en := readCatalog(t, "en")
+	if len(en) == 0 {
+		t.Fatal("en.json is empty")
+	}
+	for _, lang := range catalogs {
+		t.Run(lang, func(t *testing.T) {
+			cat := readCatalog(t, lang)
+			for key, want := range en {
+				got, ok := cat[key]
+				if !ok {
+					t.Errorf("missing key %q", key)
+					continue
+				}
+				if strings.TrimSpace(got) == "" {
+					t.Errorf("key %q is empty", key)
+				}
+				if p, q := placeholders(got), placeholders(want); !slices.Equal(p, q) {
+					t.Errorf("key %q has placeholders %v, en has %v", key, p, q)
+				}
+			}
+			for key := range cat {
+				if _, ok := en[key]; !ok {
+					t.Errorf("extra key %q (not in en.json)", key)
+				}
+			}
+		})
+	}
+}
+
+// i18nAttr finds the catalog keys the HTML refers to.
+var i18nAttr = regexp.MustCompile(`data-i18n(?:-aria-label|-placeholder)?="([^"]*)"`)
+
+func TestHTMLKeysExist(t *testing.T) {
+	en := readCatalog(t, "en")
+	pages, err := fs.Glob(embedded, "static/*.html")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no HTML pages found: %v", err)
+	}
+	for _, page := range pages {
+		raw, err := fs.ReadFile(embedded, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		matches := i18nAttr.FindAllStringSubmatch(string(raw), -1)
+		if len(matches) == 0 {
+			t.Errorf("%s: no data-i18n attributes", page)
+		}
+		for _, m := range matches {
+			if _, ok := en[m[1]]; !ok {
+				t.Errorf("%s: data-i18n key %q is not in en.json", page, m[1])
+			}
+		}
+		if !strings.Contains(string(raw), `id="lang"`) {
+			t.Errorf("%s: no language switcher (select#lang)", page)
+		}
+	}
+}
+
+// scriptKey finds string literals in the scripts that look like catalog
+// keys, e.g. 'status.joined'. Keys built at run time (`error.${code}`)
+// are not matched; TestServerErrorCodes covers those.
+var scriptKey = regexp.MustCompile(`['"]((?:app|lang|start|call|controls|left|tile|status|error)\.[a-z0-9_]+)['"]`)
+
+func TestScriptKeysExist(t *testing.T) {
+	en := readCatalog(t, "en")
+	scripts, err := fs.Glob(embedded, "static/*.js")
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scripts found: %v", err)
+	}
+	for _, script := range scripts {
+		raw, err := fs.ReadFile(embedded, script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range scriptKey.FindAllStringSubmatch(string(raw), -1) {
+			if _, ok := en[m[1]]; !ok {
+				t.Errorf("%s: key %q is not in en.json", path.Base(script), m[1])
+			}
+		}
+	}
+}
+
+// TestServerErrorCodes reads the error codes the server can send from
+// signaling/messages.go (by parsing it, so web does not import signaling)
+// and checks each has a translated message.
+func TestServerErrorCodes(t *testing.T) {
+	codes, err := serverErrorCodes("../signaling/messages.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(codes) == 0 {
+		t.Fatal("no Code* constants found in signaling/messages.go")
+	}
+	en := readCatalog(t, "en")
+	for _, code := range codes {
+		if _, ok := en["error."+code]; !ok {
+			t.Errorf("server error code %q has no key error.%s in en.json", code, code)
+		}
+	}
+	for _, key := range []string{"error.generic", "error.bye"} {
+		if _, ok := en[key]; !ok {
+			t.Errorf("en.json lacks %s", key)
+		}
+	}
+}
+
+func serverErrorCodes(file string) ([]string, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", file, err)
+	}
+	var codes []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		spec, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range spec.Names {
+			if !strings.HasPrefix(name.Name, "Code") || i >= len(spec.Values) {
+				continue
+			}
+			if lit, ok := spec.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if v, err := strconv.Unquote(lit.Value); err == nil {
+					codes = append(codes, v)
+				}
+			}
+		}
+		return true
+	})
+	return codes, nil
+}

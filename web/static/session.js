@@ -1,0 +1,343 @@
+// One attempt to be in a call: camera and microphone, the signaling
+// websocket and the two peer connections of docs/protocol.md.
+//
+// "publish" carries our camera and microphone up; we offer, the server
+// answers, once, at join. "subscribe" carries everyone else down; the
+// server offers (again whenever a track comes or goes), we answer. Each
+// connection has one offerer, so offers never cross.
+//
+// The session reports to the page through callbacks and never touches
+// the page's views itself; it does own the tiles of the people in the call.
+import { Signal, signalURL } from './signal.js';
+import { LOCAL } from './tiles.js';
+
+// Server error codes after which the server closes the websocket, plus
+// the two after which this session cannot go on either.
+const FATAL = new Set([
+  'room_not_found', 'forbidden', 'room_full', 'server_busy', 'connection_failed',
+  'negotiation_failed', 'internal',
+]);
+// Codes where trying again with the same link cannot help.
+const FINAL = new Set(['room_not_found', 'forbidden']);
+
+const JOIN_TIMEOUT = 15000;
+
+export class Session {
+  // opts: room, name, grid, getMedia and the on* callbacks used below.
+  constructor(opts) {
+    this.opts = opts;
+    this.grid = opts.grid;
+    this.stream = null;
+    this.signal = null;
+    this.pcs = {};
+    this.pending = { publish: [], subscribe: [] };
+    this.people = new Map();
+    this.watched = new WeakSet();
+    this.joined = false;
+    this.ended = false;
+    this.note = null;
+    this.joinTimer = 0;
+  }
+
+  async start() {
+    this.opts.onAsking();
+    try {
+      const media = await this.opts.getMedia();
+      this.stream = media.stream;
+      this.note = media.note;
+    } catch (err) {
+      console.error('media:', err);
+      this.fail(err.key || 'error.generic');
+      return;
+    }
+    if (this.ended) {
+      this.stopMedia();
+      return;
+    }
+    this.opts.onConnecting();
+    this.signal = new Signal(signalURL(), {
+      onMessage: (msg) => this.handle(msg),
+      onClose: (ev) => this.socketClosed(ev),
+    });
+    try {
+      await this.signal.open();
+    } catch (err) {
+      console.error('signal:', err);
+      this.fail('error.server_unreachable');
+      return;
+    }
+    if (this.ended) return;
+    this.signal.send({ type: 'join', room: this.opts.room, name: this.opts.name });
+    this.joinTimer = setTimeout(() => {
+      if (!this.joined) this.fail('error.server_unreachable');
+    }, JOIN_TIMEOUT);
+  }
+
+  async handle(msg) {
+    if (this.ended) return;
+    switch (msg.type) {
+      case 'joined': return this.onJoined(msg);
+      case 'answer': return this.onAnswer(msg);
+      case 'offer': return this.onOffer(msg);
+      case 'candidate': return this.onCandidate(msg);
+      case 'mute': return this.onMute(msg);
+      case 'participant-joined': return this.onParticipantJoined(msg);
+      case 'participant-left': return this.onParticipantLeft(msg);
+      case 'track-published': return undefined; // the subscribe offer follows
+      case 'track-unpublished': return this.onTrackUnpublished(msg);
+      case 'bye': return this.fail('error.bye');
+      case 'error': return this.onError(msg);
+      default:
+        console.warn('signal: unknown message', msg.type);
+        return undefined;
+    }
+  }
+
+  async onJoined(msg) {
+    if (this.joined) return;
+    this.joined = true;
+    clearTimeout(this.joinTimer);
+    const devices = this.devices();
+    this.grid.clear();
+    this.grid.setLocalStream(this.stream, {
+      name: (msg.you && msg.you.name) || this.opts.name,
+      audioMuted: devices.audio !== true,
+      videoMuted: devices.video !== true,
+    });
+    for (const p of msg.participants || []) this.upsertPerson(p);
+    this.pcs.subscribe = this.makePeer('subscribe');
+    this.pcs.publish = this.makePeer('publish');
+    this.opts.onPeers(this.pcs.publish, this.pcs.subscribe);
+    this.opts.onJoined(this.note);
+    await this.publish();
+  }
+
+  // publish sends our tracks, audio first, each send-only and in our
+  // stream, so the server sees them as one participant's media.
+  async publish() {
+    const pc = this.pcs.publish;
+    const tracks = [...this.stream.getAudioTracks(), ...this.stream.getVideoTracks()];
+    for (const track of tracks) {
+      pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    }
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+    } catch (err) {
+      console.error('publish offer:', err);
+      this.fail('error.negotiation_failed');
+      return;
+    }
+    this.signal.send({ type: 'offer', pc: 'publish', sdp: pc.localDescription.sdp });
+  }
+
+  makePeer(name) {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    pc.addEventListener('icecandidate', (ev) => {
+      // A null or empty candidate ends gathering; the server needs no word.
+      if (!ev.candidate || !ev.candidate.candidate) return;
+      this.signal.send({ type: 'candidate', pc: name, candidate: ev.candidate.toJSON() });
+    });
+    pc.addEventListener('connectionstatechange', () => this.connectionChanged(pc));
+    if (name === 'subscribe') pc.addEventListener('track', (ev) => this.onTrack(ev));
+    return pc;
+  }
+
+  connectionChanged(pc) {
+    if (this.ended) return;
+    switch (pc.connectionState) {
+      case 'failed':
+        this.fail('error.connection_failed');
+        break;
+      case 'disconnected':
+        this.opts.onReconnecting(true);
+        break;
+      case 'connected':
+        this.opts.onReconnecting(false);
+        break;
+      default:
+    }
+  }
+
+  async onAnswer(msg) {
+    const pc = this.pcs.publish;
+    if (msg.pc !== 'publish' || !pc) return;
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+      await this.flushCandidates('publish');
+    } catch (err) {
+      console.error('publish answer:', err);
+      this.fail('error.negotiation_failed');
+    }
+  }
+
+  async onOffer(msg) {
+    const pc = this.pcs.subscribe;
+    if (msg.pc !== 'subscribe' || !pc) return;
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+      await this.flushCandidates('subscribe');
+      await pc.setLocalDescription(await pc.createAnswer());
+    } catch (err) {
+      console.error('subscribe offer:', err);
+      this.fail('error.negotiation_failed');
+      return;
+    }
+    this.signal.send({ type: 'answer', pc: 'subscribe', sdp: pc.localDescription.sdp });
+  }
+
+  // onCandidate adds a server candidate, or keeps it until the remote
+  // description it belongs to is set.
+  async onCandidate(msg) {
+    const c = msg.candidate;
+    if (!c || !c.candidate || !(msg.pc in this.pending)) return;
+    const pc = this.pcs[msg.pc];
+    if (!pc || !pc.remoteDescription) {
+      this.pending[msg.pc].push(c);
+      return;
+    }
+    await addCandidate(pc, c);
+  }
+
+  async flushCandidates(name) {
+    const queued = this.pending[name];
+    this.pending[name] = [];
+    for (const c of queued) await addCandidate(this.pcs[name], c);
+  }
+
+  // onTrack puts a received track on its publisher's tile: the stream id
+  // is the publisher's participant id.
+  onTrack(ev) {
+    const stream = ev.streams[0];
+    if (!stream) return;
+    const id = stream.id;
+    this.grid.addTrack(id, ev.track);
+    const p = this.people.get(id);
+    if (p) this.upsertPerson(p);
+    if (!this.watched.has(stream)) {
+      this.watched.add(stream);
+      stream.addEventListener('removetrack', (e) => this.grid.removeTrack(id, e.track));
+    }
+    this.opts.onChange();
+  }
+
+  onMute(msg) {
+    const p = msg.participant;
+    if (!p || !p.id) return;
+    const known = this.people.get(p.id) || {};
+    this.upsertPerson({ ...known, ...p });
+  }
+
+  onParticipantJoined(msg) {
+    const p = msg.participant;
+    if (!p || !p.id) return;
+    this.upsertPerson(p);
+    this.opts.onPeople('status.participant_joined', p.name);
+    this.opts.onChange();
+  }
+
+  onParticipantLeft(msg) {
+    const p = msg.participant;
+    if (!p || !p.id) return;
+    const name = p.name || (this.people.get(p.id) || {}).name || '';
+    this.people.delete(p.id);
+    this.grid.remove(p.id);
+    this.opts.onPeople('status.participant_left', name);
+    this.opts.onChange();
+  }
+
+  onTrackUnpublished(msg) {
+    if (!msg.participant || !msg.track) return;
+    this.grid.removeTrack(msg.participant.id, msg.track);
+    this.opts.onChange();
+  }
+
+  onError(msg) {
+    const code = String(msg.code || '');
+    // Before joined, any error means the join did not work.
+    if (!this.joined || FATAL.has(code)) {
+      this.fail(`error.${code}`, { retry: !FINAL.has(code) });
+      return;
+    }
+    // The rest are protocol slips (bad_message, out_of_order, ...) that
+    // leave the call working: nothing for a person to do about them.
+    console.warn('signal: server error', code, msg.about || '', msg.message || '');
+  }
+
+  upsertPerson(p) {
+    this.people.set(p.id, p);
+    this.grid.upsert(p.id, {
+      name: p.name || '',
+      audioMuted: !!p.audioMuted,
+      videoMuted: !!p.videoMuted,
+    });
+  }
+
+  // devices reports, for audio and video, null when we have no such
+  // track, else whether it is on.
+  devices() {
+    const state = (tracks) => (tracks.length ? tracks[0].enabled : null);
+    if (!this.stream) return { audio: null, video: null };
+    return {
+      audio: state(this.stream.getAudioTracks()),
+      video: state(this.stream.getVideoTracks()),
+    };
+  }
+
+  // toggle turns our microphone or camera on or off by disabling the track
+  // (nothing is renegotiated) and tells the others.
+  toggle(kind) {
+    if (this.ended || !this.stream) return;
+    const track = kind === 'audio' ? this.stream.getAudioTracks()[0] : this.stream.getVideoTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    const muted = !track.enabled;
+    if (this.signal) this.signal.send({ type: 'mute', kind, muted });
+    this.grid.upsert(LOCAL, kind === 'audio' ? { audioMuted: muted } : { videoMuted: muted });
+    this.opts.onChange();
+  }
+
+  socketClosed(ev) {
+    if (this.ended) return;
+    console.warn('signal: websocket closed', ev.code, ev.reason);
+    this.fail(this.joined ? 'error.connection_lost' : 'error.server_unreachable');
+  }
+
+  leave() {
+    if (this.ended) return;
+    if (this.signal) this.signal.send({ type: 'leave' });
+    this.end();
+    this.opts.onLeft();
+  }
+
+  fail(key, { retry = true } = {}) {
+    if (this.ended) return;
+    this.end();
+    this.opts.onFail(key, { retry });
+  }
+
+  // end releases everything: socket, peer connections, camera, tiles.
+  end() {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.joinTimer);
+    if (this.signal) this.signal.close();
+    for (const pc of Object.values(this.pcs)) pc.close();
+    this.stopMedia();
+    this.grid.clear();
+    this.people.clear();
+  }
+
+  stopMedia() {
+    if (!this.stream) return;
+    for (const track of this.stream.getTracks()) track.stop();
+  }
+}
+
+async function addCandidate(pc, c) {
+  try {
+    await pc.addIceCandidate(c);
+  } catch (err) {
+    // One bad candidate does not doom the connection; others may work.
+    console.warn('addIceCandidate:', err);
+  }
+}

@@ -1,0 +1,155 @@
+// Package web serves what a person sees in the browser: the start page that
+// creates a call, the call page, and their scripts, styles and message
+// catalogs. Everything is embedded with go:embed so the binary is the whole
+// product; the pages are plain HTML, CSS and ES modules with no build step.
+//
+// The pages speak the websocket protocol of docs/protocol.md and call
+// POST /api/v1/rooms; those endpoints are served by other packages and
+// mounted beside this handler by cmd/videosupport.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"time"
+)
+
+//go:embed static
+var embedded embed.FS
+
+// Security headers sent with every response. The pages hold no inline
+// script or style, so the policy can forbid both; media-src allows blob:
+// for MediaStreams and connect-src allows the signaling websocket.
+const (
+	contentSecurityPolicy = "default-src 'self'; media-src 'self' blob:; " +
+		"connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; " +
+		"script-src 'self'; object-src 'none'; base-uri 'none'; " +
+		"form-action 'self'; frame-ancestors 'self'"
+	permissionsPolicy = "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"
+)
+
+// Cache policies. HTML is never cached so a deploy reaches everyone at
+// once; assets are not fingerprinted, so they are cached only briefly and
+// revalidated with their ETag.
+const (
+	cacheHTML   = "no-store"
+	cacheStatic = "public, max-age=300"
+)
+
+// Handler serves the start page at "/", the call page at "/call/{id}" and static assets under "/static/".
+func Handler() http.Handler {
+	static, err := fs.Sub(embedded, "static")
+	if err != nil {
+		// fs.Sub fails only on an invalid path, which is a constant here.
+		panic(fmt.Sprintf("web: embedded files: %v", err))
+	}
+	assets := loadAssets(static)
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", assets.page("index.html"))
+	mux.Handle("GET /call/{id}", assets.page("call.html"))
+	mux.Handle("GET /static/{file...}", assets)
+	return withHeaders(mux)
+}
+
+// asset is one embedded file, read once at start.
+type asset struct {
+	body []byte
+	etag string
+}
+
+// assetSet serves the embedded files from memory with strong ETags.
+type assetSet map[string]asset
+
+func loadAssets(static fs.FS) assetSet {
+	set := assetSet{}
+	err := fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(static, name)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		sum := sha256.Sum256(body)
+		set[name] = asset{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	if err != nil {
+		// The files are compiled in; failing to read them is a build bug.
+		panic(fmt.Sprintf("web: embedded files: %v", err))
+	}
+	return set
+}
+
+// ServeHTTP serves /static/{file...}. Directories are not listed.
+func (s assetSet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, r.PathValue("file"))
+}
+
+// page serves one HTML file whatever the request path is.
+func (s assetSet) page(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, name)
+	})
+}
+
+func (s assetSet) serve(w http.ResponseWriter, r *http.Request, name string) {
+	a, ok := s[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	if path.Ext(name) == ".html" {
+		h.Set("Cache-Control", cacheHTML)
+	} else {
+		h.Set("Cache-Control", cacheStatic)
+		h.Set("ETag", a.etag)
+	}
+	if ct := contentType(name); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	// ServeContent answers If-None-Match and Range from the ETag; the zero
+	// time leaves out Last-Modified, which embedded files do not have.
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}
+
+// contentType names the types of the files we ship, so they do not depend
+// on the host's MIME tables.
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".json":
+		return "application/json; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	case ".png":
+		return "image/png"
+	case ".ico":
+		return "image/x-icon"
+	}
+	return ""
+}
+
+func withHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Permissions-Policy", permissionsPolicy)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,131 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, h http.Handler, method, target string, header http.Header) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func TestRoutes(t *testing.T) {
+	h := Handler()
+	tests := []struct {
+		method, path string
+		status       int
+		contentType  string
+		cache        string
+		contains     string
+	}{
+		{"GET", "/", 200, "text/html; charset=utf-8", "no-store", `src="/static/start.js"`},
+		{"HEAD", "/", 200, "text/html; charset=utf-8", "no-store", ""},
+		{"GET", "/call/7c1c5d7e-4f1e-4d9a-9c67-3a4a3c2a9b10", 200, "text/html; charset=utf-8", "no-store", `id="tiles"`},
+		{"GET", "/static/app.css", 200, "text/css; charset=utf-8", "public, max-age=300", ""},
+		{"GET", "/static/call.js", 200, "text/javascript; charset=utf-8", "public, max-age=300", "window.videosupport"},
+		{"GET", "/static/i18n/ar.json", 200, "application/json; charset=utf-8", "public, max-age=300", `"error.room_not_found"`},
+		{"GET", "/static/icon.svg", 200, "image/svg+xml", "public, max-age=300", ""},
+		{"GET", "/nope", 404, "", "", ""},
+		{"GET", "/call/", 404, "", "", ""},
+		{"GET", "/call/a/b", 404, "", "", ""},
+		{"GET", "/static/", 404, "", "", ""},
+		{"GET", "/static/i18n/", 404, "", "", ""},
+		{"GET", "/static/nope.js", 404, "", "", ""},
+		{"POST", "/", 405, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			res := get(t, h, tt.method, tt.path, nil)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
+			}
+			if tt.contentType != "" {
+				if got := res.Header.Get("Content-Type"); got != tt.contentType {
+					t.Errorf("Content-Type %q, want %q", got, tt.contentType)
+				}
+			}
+			if tt.cache != "" {
+				if got := res.Header.Get("Cache-Control"); got != tt.cache {
+					t.Errorf("Cache-Control %q, want %q", got, tt.cache)
+				}
+			}
+			body, _ := io.ReadAll(res.Body)
+			if tt.contains != "" && !strings.Contains(string(body), tt.contains) {
+				t.Errorf("body lacks %q", tt.contains)
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	h := Handler()
+	for _, p := range []string{"/", "/call/x", "/static/app.css", "/missing"} {
+		res := get(t, h, "GET", p, nil)
+		hdr := res.Header
+		csp := hdr.Get("Content-Security-Policy")
+		for _, want := range []string{
+			"default-src 'self'", "media-src 'self' blob:", "connect-src 'self' ws: wss:",
+			"img-src 'self' data:", "style-src 'self'", "script-src 'self'",
+		} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP allows unsafe code: %q", p, csp)
+		}
+		if got := hdr.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", p, got)
+		}
+		if got := hdr.Get("Referrer-Policy"); got != "no-referrer" {
+			t.Errorf("%s: Referrer-Policy %q", p, got)
+		}
+		pp := hdr.Get("Permissions-Policy")
+		if !strings.Contains(pp, "camera=(self)") || !strings.Contains(pp, "microphone=(self)") {
+			t.Errorf("%s: Permissions-Policy %q", p, pp)
+		}
+	}
+}
+
+func TestStaticRevalidates(t *testing.T) {
+	h := Handler()
+	res := get(t, h, "GET", "/static/app.css", nil)
+	etag := res.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on a static asset")
+	}
+	res = get(t, h, "GET", "/static/app.css", http.Header{"If-None-Match": {etag}})
+	if res.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match: status %d, want 304", res.StatusCode)
+	}
+}
+
+// TestNoInlineCode keeps the pages compatible with the CSP: no inline
+// scripts, no style attributes or elements, no inline event handlers.
+func TestNoInlineCode(t *testing.T) {
+	h := Handler()
+	for _, p := range []string{"/", "/call/x"} {
+		body, _ := io.ReadAll(get(t, h, "GET", p, nil).Body)
+		html := string(body)
+		for _, bad := range []string{"<style", " style=", " onclick=", " onload=", "javascript:"} {
+			if strings.Contains(html, bad) {
+				t.Errorf("%s contains %q", p, bad)
+			}
+		}
+		for _, tag := range strings.Split(html, "<script")[1:] {
+			if !strings.Contains(tag[:strings.Index(tag, ">")], "src=") {
+				t.Errorf("%s has an inline <script>", p)
+			}
+		}
+	}
+}
