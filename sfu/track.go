@@ -27,7 +27,7 @@ type upTrack struct {
 	codec  webrtc.RTPCodecCapability
 	kf     *keyframeThrottle
 
-	mu    sync.Mutex                  // serialises changes to downs
+	mu    sync.Mutex                   // serialises changes to downs
 	downs atomic.Pointer[[]*downTrack] // copy on write: the forwarder never locks
 }
 
