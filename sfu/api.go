@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -29,9 +30,13 @@ type NetworkConfig struct {
 
 // Transport is the configured Pion API plus the sockets it owns.
 type Transport struct {
-	API *webrtc.API
-	mux ice.UDPMux
+	API  *webrtc.API
+	mux  ice.UDPMux
+	open atomic.Int64 // peer connections not yet closed
 }
+
+// PeerConnections returns how many peer connections are open.
+func (t *Transport) PeerConnections() int { return int(t.open.Load()) }
 
 // Close releases a shared UDP port, if one was opened.
 func (t *Transport) Close() error {

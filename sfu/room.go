@@ -111,6 +111,7 @@ func (r *Room) Join(id string, sig Signal) (*Peer, error) {
 		_ = pub.Close()
 		return nil, fmt.Errorf("new subscribe connection: %w", err)
 	}
+	r.t.open.Add(2)
 	p := &Peer{id: id, room: r, sig: sig, log: r.log.With("peer", id), pub: pub, sub: sub, downs: map[string]*downTrack{}}
 	pub.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
@@ -140,8 +141,7 @@ func (r *Room) Join(id string, sig Signal) (*Peer, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		_ = pub.Close()
-		_ = sub.Close()
+		p.close()
 		return nil, ErrClosed
 	}
 	r.peers[id] = p
@@ -428,8 +428,13 @@ func (p *Peer) fail(err error) {
 
 func (p *Peer) close() {
 	p.negMu.Lock()
+	already := p.closed
 	p.closed = true
 	p.negMu.Unlock()
+	if already {
+		return
+	}
+	defer p.room.t.open.Add(-2)
 	p.failOnce.Do(func() {}) // a closing peer has not failed
 	if err := p.pub.Close(); err != nil {
 		p.log.Debug("close publish connection", "err", err)

@@ -23,9 +23,10 @@ import (
 
 // testServer is a signaling server with a real SFU on loopback.
 type testServer struct {
-	url   string // ws://…/ws
-	rooms *auth.OpenRooms
-	srv   *signaling.Server
+	url       string // ws://…/ws
+	rooms     *auth.OpenRooms
+	srv       *signaling.Server
+	transport *sfu.Transport
 }
 
 func startServer(t *testing.T) *testServer {
@@ -50,7 +51,7 @@ func startServer(t *testing.T) *testServer {
 		hs.Close()
 		_ = tr.Close()
 	})
-	return &testServer{url: "ws" + strings.TrimPrefix(hs.URL, "http"), rooms: rooms, srv: srv}
+	return &testServer{url: "ws" + strings.TrimPrefix(hs.URL, "http"), rooms: rooms, srv: srv, transport: tr}
 }
 
 type testWriter struct{ t *testing.T }

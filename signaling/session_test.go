@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -276,4 +277,40 @@ func TestShutdownSaysBye(t *testing.T) {
 	if ts.srv.Rooms() != 0 {
 		t.Errorf("%d rooms open after shutdown", ts.srv.Rooms())
 	}
+}
+
+// TestEmptyRoomIsFreed: when everybody has left, the room is gone and so
+// is every goroutine it started (forwarders, RTCP readers, Pion's).
+// Not parallel: it counts the process's goroutines.
+func TestEmptyRoomIsFreed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ts := startServer(t)
+	frames, pkts, index, packets := testMedia(t)
+	baseline := runtime.NumGoroutine()
+
+	room, _ := ts.rooms.Create()
+	pctx, stopMedia := context.WithCancel(ctx)
+	a := join(pctx, t, ts, room, "Agent", index, packets)
+	b := join(pctx, t, ts, room, "Customer", index, packets)
+	a.publish(pctx, t, frames, pkts)
+	b.publish(pctx, t, frames, pkts)
+	eventually(t, 10*time.Second, "media flows both ways", func() bool {
+		a.got.mu.Lock()
+		defer a.got.mu.Unlock()
+		b.got.mu.Lock()
+		defer b.got.mu.Unlock()
+		return len(a.got.frames[b.ID]) > 5 && len(b.got.frames[a.ID]) > 5
+	})
+	stopMedia()
+	// The customer's phone loses its network: only the server can tear
+	// its media down. The agent says goodbye.
+	b.DropSignaling()
+	_ = a.Leave()
+	eventually(t, 5*time.Second, "the room closes", func() bool { return ts.srv.Rooms() == 0 })
+	eventually(t, 5*time.Second, "the server closes every peer connection", func() bool { return ts.transport.PeerConnections() == 0 })
+	b.Close()
+	eventually(t, 10*time.Second, "goroutines return to the baseline", func() bool {
+		return runtime.NumGoroutine() <= baseline
+	})
 }

@@ -203,6 +203,14 @@ func (c *Client) Vanish() {
 	<-c.done
 }
 
+// DropSignaling cuts the websocket's TCP connection and nothing else:
+// the peer connections stay up until Close, so only the server can end
+// them.
+func (c *Client) DropSignaling() {
+	_ = c.conn.UnderlyingConn().Close()
+	<-c.done
+}
+
 // Freeze stops answering the server's pings while keeping the socket and
 // the media open: what the server sees of a phone whose network died
 // without closing anything.
