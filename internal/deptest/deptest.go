@@ -19,8 +19,8 @@ var concreteBackends = []string{
 	"github.com/jackc/pgx",
 	"github.com/redis/go-redis",
 	"github.com/minio/minio-go",
-	Module + "/conversation/sqlite",
-	Module + "/conversation/postgres",
+	Module + "/store/sqlite",
+	Module + "/store/postgres",
 	Module + "/blob/disk",
 	Module + "/blob/s3",
 }

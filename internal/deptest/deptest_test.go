@@ -41,9 +41,9 @@ func TestCheckCatchesViolations(t *testing.T) {
 		{"videosupport/recording", "videosupport/signaling", true},
 		{"videosupport/recording", "videosupport/sfu", false},
 		{"videosupport/signaling", "modernc.org/sqlite", true},
-		{"videosupport/api", "videosupport/conversation/postgres", true},
+		{"videosupport/api", "videosupport/store/postgres", true},
 		{"videosupport/cmd/videosupport", "modernc.org/sqlite", false},
-		{"videosupport/conversation/sqlite", "modernc.org/sqlite", false},
+		{"videosupport/store/sqlite", "modernc.org/sqlite", false},
 		{"videosupport/signaling", "videosupport/sfu", false},
 	} {
 		got := Check([]Package{{ImportPath: tc.pkg, Deps: []string{tc.dep}}})

@@ -1,0 +1,37 @@
+// Package sqlite is the embedded store backend: one file on local disk,
+// pure Go (modernc.org/sqlite), in WAL mode so readers never wait for the
+// writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"videosupport/store/sqlstore"
+)
+
+// Open opens (creating if needed) the database file at path and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	// Writers take the lock when their transaction begins, so two
+	// read-then-write transactions never deadlock into SQLITE_BUSY.
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	s := sqlstore.New(db, sqlstore.Dialect{Name: "sqlite"})
+	if err := s.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
