@@ -51,7 +51,9 @@ func forbidden(pkg, dep string) string {
 		return "sfu imports nothing of ours; callers plug in through its interfaces"
 	case under(pkg, Module+"/recording") && under(dep, Module+"/signaling"):
 		return "recording never reaches back to signaling"
-	case !under(pkg, Module+"/cmd") && !isBackend(pkg):
+	case !under(pkg, Module+"/cmd") && !under(pkg, Module+"/internal/testenv") && !isBackend(pkg):
+		// internal/testenv is test support: it starts and reaches real
+		// servers for tests, which is a test's privilege.
 		for _, b := range concreteBackends {
 			if under(dep, b) {
 				return "only cmd picks a concrete backend; take an interface"
