@@ -1,6 +1,3 @@
-// Package auth decides who may enter a call. Today a room's unguessable id
-// (a random UUID, 122 bits) is the credential for joining it; accounts,
-// roles and signed join links build on the same Authorizer seam.
 package auth
 
 import (

@@ -36,7 +36,9 @@ func scanConversation(row interface{ Scan(...any) error }) (store.Conversation, 
 // CreateConversation implements store.Conversations.
 func (s *Store) CreateConversation(ctx context.Context, c store.Conversation, by store.Actor, first string) (store.Conversation, []store.Event, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	c.ID = "c-" + uuid.NewString()
+	if c.ID == "" {
+		c.ID = "c-" + uuid.NewString()
+	}
 	c.CreatedAt, c.UpdatedAt, c.LastSeq = now, now, 0
 	var events []store.Event
 	err := s.tx(ctx, func(tx *sql.Tx) error {
