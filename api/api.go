@@ -1,17 +1,34 @@
-// Package api serves the REST API under /api/v1. Bodies are JSON; errors
-// are {"error": {"code": "...", "message": "..."}} with a matching HTTP
-// status. docs/api.md documents every endpoint.
+// Package api serves the REST API under /api/v1: the door for programs
+// (gateways, helpdesks, bots, with API keys), for the staff pages (with a
+// session cookie and CSRF token) and for customers (with their
+// conversation's token). Bodies are JSON; errors are
+// {"error": {"code": "...", "message": "..."}} with a matching status.
+// docs/api.md documents every endpoint; openapi.json describes them.
 package api
 
 import (
+	_ "embed"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"videosupport/auth"
+	"videosupport/desk"
+	"videosupport/store"
 )
 
-// RoomCreator makes new rooms.
+//go:embed openapi.json
+var openAPI []byte
+
+// maxBody is the largest request body accepted.
+const maxBody = 64 << 10
+
+// RoomCreator makes new ad-hoc call rooms.
 type RoomCreator interface {
 	Create() (id string, expires time.Time)
 }
@@ -21,6 +38,8 @@ type Config struct {
 	// PublicURL is where people reach this server, used to build links.
 	PublicURL string
 	Rooms     RoomCreator
+	Desk      *desk.Desk
+	Auth      *auth.Authenticator
 	Logger    *slog.Logger
 }
 
@@ -43,18 +62,119 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
+type server struct {
+	Config
+	st store.Store
+}
+
 // Handler returns the /api/v1 routes.
 func Handler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &server{Config: cfg}
+	if cfg.Desk != nil {
+		s.st = cfg.Desk.Store()
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/rooms", func(w http.ResponseWriter, r *http.Request) {
-		id, exp := cfg.Rooms.Create()
-		base := strings.TrimRight(cfg.PublicURL, "/")
-		writeJSON(w, http.StatusCreated, Room{ID: id, URL: base + "/call/" + id, Expires: exp.UTC()})
+	mux.HandleFunc("POST /api/v1/rooms", s.createRoom)
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
 	})
+	if cfg.Desk != nil {
+		s.routes(mux)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, Error{ErrorDetail{Code: "not_found", Message: "no such endpoint"}})
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	return mux
+}
+
+func (s *server) createRoom(w http.ResponseWriter, _ *http.Request) {
+	id, exp := s.Rooms.Create()
+	base := strings.TrimRight(s.PublicURL, "/")
+	writeJSON(w, http.StatusCreated, Room{ID: id, URL: base + "/call/" + id, Expires: exp.UTC()})
+}
+
+// handler is an endpoint that needs a caller.
+type handler func(w http.ResponseWriter, r *http.Request, c auth.Caller)
+
+// who authenticates the request (and checks CSRF on cookie requests that
+// change something), then checks allow.
+func (s *server) who(allow func(auth.Caller) bool, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.Auth.Authenticate(r)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := auth.CheckCSRF(r, c); err != nil {
+			writeError(w, http.StatusForbidden, "csrf", "missing or wrong X-CSRF-Token header")
+			return
+		}
+		if allow != nil && !allow(c) {
+			writeError(w, http.StatusForbidden, "forbidden", "you may not do this")
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+func anyone(auth.Caller) bool { return true }
+
+func staff(c auth.Caller) bool { return c.IsStaff() }
+
+func admin(c auth.Caller) bool { return c.IsAdmin() }
+
+func staffOrKey(c auth.Caller) bool { return c.IsStaff() || c.Kind == auth.KindAPIKey }
+
+// decode reads a JSON body of at most maxBody bytes into v.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "could not read the body")
+		return false
+	}
+	if len(body) > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body larger than 64 KiB")
+		return false
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if !utf8.Valid(body) {
+		// JSON decoding would quietly turn the bad bytes into U+FFFD.
+		writeError(w, http.StatusBadRequest, "bad_request", "body is not valid UTF-8")
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "body is not the JSON this endpoint takes")
+		return false
+	}
+	return true
+}
+
+// fail answers an error from the layers below: known ones with their
+// status, anything else as a 500 that is logged, never shown.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such thing")
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", "it already exists")
+	case errors.Is(err, desk.ErrForbidden):
+		writeError(w, http.StatusForbidden, "forbidden", "you may not do this")
+	case errors.Is(err, desk.ErrBadInput), errors.Is(err, auth.ErrWeakPassword):
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+	default:
+		s.Logger.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "something went wrong on our side")
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -62,4 +182,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, Error{ErrorDetail{Code: code, Message: msg}})
 }

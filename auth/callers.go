@@ -272,6 +272,10 @@ func (a *Authenticator) customer(ctx context.Context, rest string) (Caller, erro
 	return Caller{Kind: KindCustomer, ID: c.ID, Name: c.CustomerName, Role: store.RoleCustomer, ConversationID: c.ID}, nil
 }
 
+// NewSecret returns a fresh random secret (256 bits, URL-safe) with a
+// prefix that says what it is, e.g. "whsec_".
+func NewSecret(prefix string) string { return prefix + randomSecret() }
+
 // randomSecret returns 256 random bits, URL-safe.
 func randomSecret() string {
 	b := make([]byte, 32)

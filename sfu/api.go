@@ -26,17 +26,34 @@ type NetworkConfig struct {
 	// Loopback offers 127.0.0.1 candidates: needed when browser and server
 	// share a machine (development, tests).
 	Loopback bool
+	// MaxStreams is the server's capacity in forwarded streams (one
+	// published track sent to one subscriber is one stream), the unit its
+	// CPU cost grows with. Past it Full reports true and new joins are
+	// refused; calls already running go on. Zero means no limit.
+	MaxStreams int
 }
 
 // Transport is the configured Pion API plus the sockets it owns.
 type Transport struct {
-	API  *webrtc.API
-	mux  ice.UDPMux
-	open atomic.Int64 // peer connections not yet closed
+	API        *webrtc.API
+	mux        ice.UDPMux
+	open       atomic.Int64 // peer connections not yet closed
+	streams    atomic.Int64 // downTracks attached to a forwarder
+	maxStreams int64
 }
 
 // PeerConnections returns how many peer connections are open.
 func (t *Transport) PeerConnections() int { return int(t.open.Load()) }
+
+// Streams returns how many streams are being forwarded: the sum over
+// published tracks of their subscribers.
+func (t *Transport) Streams() int { return int(t.streams.Load()) }
+
+// Full reports whether the configured capacity is reached, so that the
+// caller refuses new participants before running calls suffer.
+func (t *Transport) Full() bool {
+	return t.maxStreams > 0 && t.streams.Load() >= t.maxStreams
+}
 
 // Close releases a shared UDP port, if one was opened.
 func (t *Transport) Close() error {
@@ -88,7 +105,10 @@ func NewTransport(nc NetworkConfig) (*Transport, error) {
 			return nil, fmt.Errorf("NAT 1:1 addresses: %w", err)
 		}
 	}
-	t := &Transport{}
+	if nc.MaxStreams < 0 {
+		return nil, fmt.Errorf("capacity of %d streams is negative", nc.MaxStreams)
+	}
+	t := &Transport{maxStreams: int64(nc.MaxStreams)}
 	switch {
 	case nc.UDPPort != 0:
 		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4)}

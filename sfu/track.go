@@ -27,12 +27,13 @@ type upTrack struct {
 	codec  webrtc.RTPCodecCapability
 	kf     *keyframeThrottle
 
-	mu    sync.Mutex                   // serialises changes to downs
-	downs atomic.Pointer[[]*downTrack] // copy on write: the forwarder never locks
+	mu      sync.Mutex                   // serialises changes to downs
+	downs   atomic.Pointer[[]*downTrack] // copy on write: the forwarder never locks
+	streams *atomic.Int64                // the transport's count of forwarded streams
 }
 
-func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConnection, every time.Duration) *upTrack {
-	u := &upTrack{info: info, remote: remote, codec: remote.Codec().RTPCodecCapability}
+func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConnection, every time.Duration, streams *atomic.Int64) *upTrack {
+	u := &upTrack{info: info, remote: remote, codec: remote.Codec().RTPCodecCapability, streams: streams}
 	u.downs.Store(&[]*downTrack{})
 	ssrc := uint32(remote.SSRC())
 	u.kf = newKeyframeThrottle(every, func() {
@@ -49,6 +50,7 @@ func (u *upTrack) addDown(d *downTrack) {
 	copy(next, old)
 	next = append(next, d)
 	u.downs.Store(&next)
+	u.streams.Add(1)
 }
 
 func (u *upTrack) removeDown(d *downTrack) {
@@ -61,7 +63,10 @@ func (u *upTrack) removeDown(d *downTrack) {
 			next = append(next, x)
 		}
 	}
-	u.downs.Store(&next)
+	if len(next) < len(old) {
+		u.downs.Store(&next)
+		u.streams.Add(-1)
+	}
 }
 
 // forward copies packets from the publisher to every subscriber until the

@@ -224,6 +224,9 @@ func (s *session) join(m Message) bool {
 		s.log.Error("authorize join", "err", err)
 		return s.fatal(m.Type, CodeInternal, "could not check the join")
 	}
+	if s.srv.cfg.Transport.Full() {
+		return s.fatal(m.Type, CodeServerBusy, "the server is at capacity, try again later")
+	}
 	s.name = name
 	r, err := s.srv.admit(m.Room, s)
 	switch {

@@ -113,6 +113,7 @@ type Event struct {
 
 // ListFilter selects conversations.
 type ListFilter struct {
+	ID         string   // "": any conversation
 	Statuses   []Status // none: every status
 	AssignedTo string   // "": anyone
 	Handler    Handler  // "": any

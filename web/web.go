@@ -1,10 +1,12 @@
 // Package web serves what a person sees in the browser: the start page that
-// creates a call, the call page, and their scripts, styles and message
-// catalogs. Everything is embedded with go:embed so the binary is the whole
-// product; the pages are plain HTML, CSS and ES modules with no build step.
+// creates a call, the call page, the customer chat and its embeddable
+// widget, the staff sign-in, console and administration pages, and their
+// scripts, styles and message catalogs. Everything is embedded with
+// go:embed so the binary is the whole product; the pages are plain HTML,
+// CSS and ES modules with no build step.
 //
-// The pages speak the websocket protocol of docs/protocol.md and call
-// POST /api/v1/rooms; those endpoints are served by other packages and
+// The pages speak the websocket protocols of docs/protocol.md and the REST
+// API of docs/api.md; those endpoints are served by other packages and
 // mounted beside this handler by cmd/videosupport.
 package web
 
@@ -13,10 +15,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -26,12 +30,17 @@ var embedded embed.FS
 // Security headers sent with every response. The pages hold no inline
 // script or style, so the policy can forbid both; media-src allows blob:
 // for MediaStreams and connect-src allows the signaling websocket.
+//
+// Only the chat page may be framed by other sites: the chat widget shows it
+// in an iframe on whatever site embeds /widget.js. Every other page keeps
+// frame-ancestors 'self', so the staff pages cannot be clickjacked.
 const (
-	contentSecurityPolicy = "default-src 'self'; media-src 'self' blob:; " +
+	cspBase = "default-src 'self'; media-src 'self' blob:; " +
 		"connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; " +
-		"script-src 'self'; object-src 'none'; base-uri 'none'; " +
-		"form-action 'self'; frame-ancestors 'self'"
-	permissionsPolicy = "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"
+		"script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+	contentSecurityPolicy   = cspBase + "frame-ancestors 'self'"
+	frameableSecurityPolicy = cspBase + "frame-ancestors *"
+	permissionsPolicy       = "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"
 )
 
 // Cache policies. HTML is never cached so a deploy reaches everyone at
@@ -42,7 +51,9 @@ const (
 	cacheStatic = "public, max-age=300"
 )
 
-// Handler serves the start page at "/", the call page at "/call/{id}" and static assets under "/static/".
+// Handler serves the pages (the start page at "/", "/call/{id}", "/chat",
+// "/login", "/console", "/admin"), the chat widget at "/widget.js" and
+// static assets under "/static/".
 func Handler() http.Handler {
 	static, err := fs.Sub(embedded, "static")
 	if err != nil {
@@ -50,12 +61,93 @@ func Handler() http.Handler {
 		panic(fmt.Sprintf("web: embedded files: %v", err))
 	}
 	assets := loadAssets(static)
+	widget, err := buildWidget(static)
+	if err != nil {
+		// The catalogs are compiled in and checked by the tests.
+		panic(fmt.Sprintf("web: widget: %v", err))
+	}
+	assets[widgetName] = widget
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", assets.page("index.html"))
 	mux.Handle("GET /call/{id}", assets.page("call.html"))
+	mux.Handle("GET /chat", frameable(assets.page("chat.html")))
+	mux.Handle("GET /login", assets.page("login.html"))
+	mux.Handle("GET /console", assets.page("console.html"))
+	mux.Handle("GET /admin", assets.page("admin.html"))
+	mux.Handle("GET /widget.js", crossOrigin(assets.page(widgetName)))
 	mux.Handle("GET /static/{file...}", assets)
 	return withHeaders(mux)
+}
+
+// widgetName is the asset served at /widget.js: widget.js with the
+// catalogs' widget.* messages built in.
+const widgetName = "widget.built.js"
+
+// catalogMarker in widget.js is replaced by the widget's messages in every
+// language, so the script needs no second request (which the embedding
+// site's CSP might refuse) to speak the visitor's language.
+const catalogMarker = "/*catalog*/{}"
+
+func buildWidget(static fs.FS) (asset, error) {
+	src, err := fs.ReadFile(static, "widget.js")
+	if err != nil {
+		return asset{}, err
+	}
+	if !bytes.Contains(src, []byte(catalogMarker)) {
+		return asset{}, fmt.Errorf("widget.js lacks %s", catalogMarker)
+	}
+	names, err := fs.Glob(static, "i18n/*.json")
+	if err != nil {
+		return asset{}, err
+	}
+	words := map[string]map[string]string{}
+	for _, name := range names {
+		raw, err := fs.ReadFile(static, name)
+		if err != nil {
+			return asset{}, err
+		}
+		var cat map[string]string
+		if err := json.Unmarshal(raw, &cat); err != nil {
+			return asset{}, fmt.Errorf("%s: %w", name, err)
+		}
+		lang := strings.TrimSuffix(path.Base(name), ".json")
+		words[lang] = map[string]string{}
+		for k, v := range cat {
+			if strings.HasPrefix(k, "widget.") {
+				words[lang][k] = v
+			}
+		}
+	}
+	// json.Marshal escapes <, > and & as \u003c…, so a message cannot end
+	// the script early wherever the file is pasted.
+	js, err := json.Marshal(words)
+	if err != nil {
+		return asset{}, err
+	}
+	body := bytes.Replace(src, []byte(catalogMarker), js, 1)
+	sum := sha256.Sum256(body)
+	return asset{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}, nil
+}
+
+// frameable lets any site show the page in a frame (the chat widget).
+func frameable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", frameableSecurityPolicy)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin marks a script as meant for other sites: it may be loaded
+// from any origin, also by pages that require CORS or CORP for what they
+// embed. It carries no credentials and no secrets.
+func crossOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // asset is one embedded file, read once at start.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +36,16 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/static/call.js", 200, "text/javascript; charset=utf-8", "public, max-age=300", "window.videosupport"},
 		{"GET", "/static/i18n/ar.json", 200, "application/json; charset=utf-8", "public, max-age=300", `"error.room_not_found"`},
 		{"GET", "/static/icon.svg", 200, "image/svg+xml", "public, max-age=300", ""},
+		{"GET", "/chat", 200, "text/html; charset=utf-8", "no-store", `id="messages"`},
+		{"GET", "/chat?embed=1", 200, "text/html; charset=utf-8", "no-store", `src="/static/chat.js"`},
+		{"GET", "/login", 200, "text/html; charset=utf-8", "no-store", `id="login-form"`},
+		{"GET", "/console", 200, "text/html; charset=utf-8", "no-store", `id="conv-list"`},
+		{"GET", "/admin", 200, "text/html; charset=utf-8", "no-store", `id="staff-form"`},
+		{"GET", "/widget.js", 200, "text/javascript; charset=utf-8", "public, max-age=300", "videosupportWidget"},
+		{"GET", "/static/chat.js", 200, "text/javascript; charset=utf-8", "public, max-age=300", "videosupportChat"},
+		{"POST", "/chat", 405, "", "", ""},
+		{"GET", "/chat/x", 404, "", "", ""},
+		{"GET", "/console/", 404, "", "", ""},
 		{"GET", "/nope", 404, "", "", ""},
 		{"GET", "/call/", 404, "", "", ""},
 		{"GET", "/call/a/b", 404, "", "", ""},
@@ -69,7 +80,7 @@ func TestRoutes(t *testing.T) {
 
 func TestSecurityHeaders(t *testing.T) {
 	h := Handler()
-	for _, p := range []string{"/", "/call/x", "/static/app.css", "/missing"} {
+	for _, p := range []string{"/", "/call/x", "/chat", "/login", "/console", "/admin", "/widget.js", "/static/app.css", "/missing"} {
 		res := get(t, h, "GET", p, nil)
 		hdr := res.Header
 		csp := hdr.Get("Content-Security-Policy")
@@ -110,11 +121,79 @@ func TestStaticRevalidates(t *testing.T) {
 	}
 }
 
+// TestFrameAncestors: only the chat page may be framed by other sites (the
+// widget shows it in an iframe); the staff pages and the call page may not.
+func TestFrameAncestors(t *testing.T) {
+	h := Handler()
+	tests := []struct{ path, want string }{
+		{"/chat", "frame-ancestors *"},
+		{"/chat?embed=1", "frame-ancestors *"},
+		{"/", "frame-ancestors 'self'"},
+		{"/call/x", "frame-ancestors 'self'"},
+		{"/login", "frame-ancestors 'self'"},
+		{"/console", "frame-ancestors 'self'"},
+		{"/admin", "frame-ancestors 'self'"},
+		{"/static/chat.js", "frame-ancestors 'self'"},
+	}
+	for _, tt := range tests {
+		res := get(t, h, "GET", tt.path, nil)
+		csp := res.Header.Get("Content-Security-Policy")
+		if !strings.HasSuffix(csp, tt.want) || strings.Count(csp, "frame-ancestors") != 1 {
+			t.Errorf("%s: CSP %q, want it to end in %q", tt.path, csp, tt.want)
+		}
+		if xfo := res.Header.Get("X-Frame-Options"); xfo != "" && tt.path == "/chat" {
+			t.Errorf("/chat sends X-Frame-Options %q, which would stop the widget", xfo)
+		}
+	}
+}
+
+// TestWidgetScript: /widget.js may be loaded by any site and carries the
+// widget's words in every language, with the placeholder filled in.
+func TestWidgetScript(t *testing.T) {
+	h := Handler()
+	res := get(t, h, "GET", "/widget.js", http.Header{"Origin": {"https://shop.example"}})
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin %q, want *", got)
+	}
+	if got := res.Header.Get("Cross-Origin-Resource-Policy"); got != "cross-origin" {
+		t.Errorf("Cross-Origin-Resource-Policy %q, want cross-origin", got)
+	}
+	if res.Header.Get("ETag") == "" {
+		t.Error("no ETag on /widget.js")
+	}
+	body, _ := io.ReadAll(res.Body)
+	js := string(body)
+	if strings.Contains(js, catalogMarker) {
+		t.Fatal("widget.js still holds the catalog placeholder")
+	}
+	start := strings.Index(js, "const CATALOG = ")
+	if start < 0 {
+		t.Fatal("widget.js has no CATALOG")
+	}
+	var words map[string]map[string]string
+	dec := json.NewDecoder(strings.NewReader(js[start+len("const CATALOG = "):]))
+	if err := dec.Decode(&words); err != nil {
+		t.Fatalf("CATALOG is not JSON: %v", err)
+	}
+	for _, lang := range catalogs {
+		cat := readCatalog(t, lang)
+		for _, key := range []string{"widget.open", "widget.close", "widget.title", "widget.new_reply"} {
+			if words[lang][key] == "" || words[lang][key] != cat[key] {
+				t.Errorf("widget %s %s = %q, want %q", lang, key, words[lang][key], cat[key])
+			}
+		}
+	}
+	// Other pages do not get the cross-origin headers.
+	if got := get(t, h, "GET", "/chat", nil).Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("/chat sends Access-Control-Allow-Origin %q", got)
+	}
+}
+
 // TestNoInlineCode keeps the pages compatible with the CSP: no inline
 // scripts, no style attributes or elements, no inline event handlers.
 func TestNoInlineCode(t *testing.T) {
 	h := Handler()
-	for _, p := range []string{"/", "/call/x"} {
+	for _, p := range []string{"/", "/call/x", "/chat", "/login", "/console", "/admin"} {
 		body, _ := io.ReadAll(get(t, h, "GET", p, nil).Body)
 		html := string(body)
 		for _, bad := range []string{"<style", " style=", " onclick=", " onload=", "javascript:"} {

@@ -16,8 +16,9 @@ import (
 
 // newBrowser starts headless Chromium with a fake camera and microphone,
 // in lang, and returns a context for its first tab. The browser dies with
-// the test.
-func newBrowser(t *testing.T, lang string) context.Context {
+// the test. Options in extra come last, so they can override the flags
+// above: chromedp.Flag(name, false) drops one.
+func newBrowser(t *testing.T, lang string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := testenv.LookTool(t, "chromium", "chromium-browser", "google-chrome")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -35,6 +36,7 @@ func newBrowser(t *testing.T, lang string) context.Context {
 		chromedp.Env("LANGUAGE="+lang),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
@@ -47,11 +49,17 @@ func newBrowser(t *testing.T, lang string) context.Context {
 	return ctx
 }
 
-// newTab opens another tab in the browser of ctx: a second person.
-func newTab(t *testing.T, ctx context.Context) context.Context {
+// newTab opens another tab in the browser of ctx: a second person. With
+// chromedp.WithNewBrowserContext in opts the tab gets a profile of its own
+// (storage, permissions). The tab exists when newTab returns, so later
+// steps may run under a deadline without the deadline closing it.
+func newTab(t *testing.T, ctx context.Context, opts ...chromedp.ContextOption) context.Context {
 	t.Helper()
-	tab, cancel := chromedp.NewContext(ctx)
+	tab, cancel := chromedp.NewContext(ctx, opts...)
 	t.Cleanup(cancel)
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
 	return tab
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -8,8 +9,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"videosupport/store"
+	"videosupport/store/postgres"
+	"videosupport/store/sqlite"
 )
 
 // config is everything the server can be told at start. Every flag has an
@@ -18,12 +24,16 @@ type config struct {
 	Listen     string
 	PublicURL  string
 	DataDir    string
+	DB         string
 	UDPPort    int
 	UDPPortMin int
 	UDPPortMax int
 	NATIPs     string
 	Loopback   bool
 	LogLevel   string
+	MaxStreams int
+	MaxPeople  int
+	Debug      bool
 }
 
 // configVars lists each setting once: flag, environment variable,
@@ -34,12 +44,16 @@ func (c *config) vars() []settingVar {
 		{&c.Listen, "listen", "VS_LISTEN", ":8080", "HTTP address to listen on"},
 		{&c.PublicURL, "public-url", "VS_PUBLIC_URL", "http://localhost:8080", "URL people use to reach the server, for links"},
 		{&c.DataDir, "data-dir", "VS_DATA_DIR", "./data", "directory for data kept on disk"},
+		{&c.DB, "db", "VS_DB", "", "database: a postgres:// URL, or empty for SQLite in the data directory"},
 		{&c.UDPPort, "udp-port", "VS_UDP_PORT", 0, "one UDP port for all media (0: use the port range)"},
 		{&c.UDPPortMin, "udp-port-min", "VS_UDP_PORT_MIN", 0, "lowest UDP port for media when -udp-port is 0 (0: any)"},
 		{&c.UDPPortMax, "udp-port-max", "VS_UDP_PORT_MAX", 0, "highest UDP port for media when -udp-port is 0 (0: any)"},
 		{&c.NATIPs, "nat-ip", "VS_NAT_1TO1_IP", "", "public IP(s), comma-separated, announced for media behind a 1:1 NAT"},
 		{&c.Loopback, "loopback", "VS_LOOPBACK", true, "offer 127.0.0.1 for media (browser and server on one machine)"},
 		{&c.LogLevel, "log-level", "VS_LOG_LEVEL", "info", "debug, info, warn or error"},
+		{&c.MaxStreams, "max-streams", "VS_MAX_STREAMS", 0, "capacity in forwarded streams; past it joins get server_busy (0: no limit)"},
+		{&c.MaxPeople, "max-participants", "VS_MAX_PARTICIPANTS", 16, "people in one call at most"},
+		{&c.Debug, "debug", "VS_DEBUG", false, "serve /debug/pprof and /debug/vars for profiling (never on a public address)"},
 	}
 }
 
@@ -57,7 +71,19 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var c config
 	fs := flag.NewFlagSet("videosupport", flag.ContinueOnError)
 	fs.SetOutput(out)
-	for _, v := range c.vars() {
+	if err := bindFlags(fs, c.vars(), getenv); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+// bindFlags defines each setting as a flag whose default comes from its
+// environment variable, if set.
+func bindFlags(fs *flag.FlagSet, vars []settingVar, getenv func(string) string) error {
+	for _, v := range vars {
 		help := fmt.Sprintf("%s (env %s)", v.help, v.env)
 		env := getenv(v.env)
 		switch p := v.ptr.(type) {
@@ -72,7 +98,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			if env != "" {
 				n, err := strconv.Atoi(env)
 				if err != nil {
-					return c, fmt.Errorf("%s=%q is not a number", v.env, env)
+					return fmt.Errorf("%s=%q is not a number", v.env, env)
 				}
 				def = n
 			}
@@ -82,17 +108,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			if env != "" {
 				b, err := strconv.ParseBool(env)
 				if err != nil {
-					return c, fmt.Errorf("%s=%q is not true or false", v.env, env)
+					return fmt.Errorf("%s=%q is not true or false", v.env, env)
 				}
 				def = b
 			}
 			fs.BoolVar(p, v.flag, def, help)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	return c, c.validate()
+	return nil
 }
 
 func (c *config) validate() error {
@@ -111,13 +134,34 @@ func (c *config) validate() error {
 			return fmt.Errorf("-%s %d is not a port", p.name, p.v)
 		}
 	}
+	if c.MaxStreams < 0 {
+		return fmt.Errorf("-max-streams %d is negative", c.MaxStreams)
+	}
+	if c.MaxPeople < 2 {
+		return fmt.Errorf("-max-participants %d: a call needs at least 2", c.MaxPeople)
+	}
 	if c.UDPPortMin > c.UDPPortMax && c.UDPPortMax != 0 {
 		return fmt.Errorf("-udp-port-min %d is above -udp-port-max %d", c.UDPPortMin, c.UDPPortMax)
 	}
 	if _, err := c.logLevel(); err != nil {
 		return err
 	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		return fmt.Errorf("-db must be a postgres:// URL (or empty for SQLite in -data-dir)")
+	}
 	return nil
+}
+
+// openStore opens the configured database: PostgreSQL when -db names
+// one, otherwise SQLite in the data directory.
+func (c *config) openStore(ctx context.Context) (store.Store, error) {
+	if c.DB != "" {
+		return postgres.Open(ctx, c.DB)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.DataDir, "videosupport.db"))
 }
 
 func (c *config) natIPs() []string {

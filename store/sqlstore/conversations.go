@@ -96,6 +96,10 @@ func (s *Store) ListConversations(ctx context.Context, f store.ListFilter) ([]st
 		}
 		where = append(where, "status IN ("+strings.Join(marks, ", ")+")")
 	}
+	if f.ID != "" {
+		where = append(where, "id = ?")
+		args = append(args, f.ID)
+	}
 	if f.AssignedTo != "" {
 		where = append(where, "assigned_to = ?")
 		args = append(args, f.AssignedTo)

@@ -43,7 +43,13 @@ func (s *Store) Webhook(ctx context.Context, id string) (store.Webhook, error) {
 
 // ListWebhooks implements store.Webhooks.
 func (s *Store) ListWebhooks(ctx context.Context) ([]store.Webhook, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, url, events, secret, created_at FROM webhooks ORDER BY created_at, id`)
+	return listWebhooks(ctx, s.db)
+}
+
+func listWebhooks(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]store.Webhook, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, url, events, secret, created_at FROM webhooks ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
@@ -79,13 +85,15 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 
 // Enqueue implements store.Webhooks.
 func (s *Store) Enqueue(ctx context.Context, event string, payload func(string) ([]byte, error)) (int, error) {
-	hooks, err := s.ListWebhooks(ctx)
-	if err != nil {
-		return 0, err
-	}
 	now := micros(time.Now())
 	n := 0
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Listed inside the transaction, so a webhook deleted meanwhile
+		// cannot fail the insert for everybody else.
+		hooks, err := listWebhooks(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for _, w := range hooks {
 			if !subscribed(w, event) {
 				continue

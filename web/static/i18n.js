@@ -182,11 +182,17 @@ function buildSwitcher() {
 
 // init picks the language (a remembered manual choice first, then the
 // browser's preferences), translates the page and reveals it.
+// A ?lang= in the address (the chat widget passes the embedding page's
+// language to its frame) comes before both, and is not remembered.
 export async function init() {
   buildSwitcher();
+  const asked = matchTag(new URLSearchParams(location.search).get('lang') || '');
   const saved = stored();
-  const known = LANGUAGES.some((l) => l.code === saved);
-  const code = known ? saved : pickLanguage(navigator.languages || [navigator.language]);
+  let code = asked;
+  if (!code) {
+    const known = LANGUAGES.some((l) => l.code === saved);
+    code = known ? saved : pickLanguage(navigator.languages || [navigator.language]);
+  }
   await setLanguage(code);
   document.documentElement.classList.add('i18n-ready');
 }

@@ -1,0 +1,61 @@
+package chat
+
+import "videosupport/store"
+
+// ClientMessage is a frame from a page: hello, send or read.
+type ClientMessage struct {
+	Type         string `json:"type"`
+	Conversation string `json:"conversation,omitempty"`
+	Token        string `json:"token,omitempty"`
+	Console      bool   `json:"console,omitempty"`
+	After        int64  `json:"after,omitempty"`
+	Body         string `json:"body,omitempty"`
+	ClientID     string `json:"clientId,omitempty"`
+	Seq          int64  `json:"seq,omitempty"`
+}
+
+// ServerMessage is a frame to a page. Conversation is the conversation
+// (welcome, summary) or its id (event).
+type ServerMessage struct {
+	Type         string       `json:"type"`
+	You          *Who         `json:"you,omitempty"`
+	Conversation any          `json:"conversation,omitempty"`
+	Event        *store.Event `json:"event,omitempty"`
+	Code         string       `json:"code,omitempty"`
+	Name         string       `json:"name,omitempty"`
+	Message      string       `json:"message,omitempty"`
+	About        string       `json:"about,omitempty"`
+}
+
+// Who is the person on the socket.
+type Who struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Frame types.
+const (
+	TypeHello   = "hello"
+	TypeSend    = "send"
+	TypeRead    = "read"
+	TypeWelcome = "welcome"
+	TypeEvent   = "event"
+	TypeSummary = "summary"
+	TypeNotice  = "notice"
+	TypeError   = "error"
+)
+
+// Error and notice codes; pages translate them.
+const (
+	CodeBadMessage   = "bad_message"
+	CodeTooLarge     = "too_large"
+	CodeUnknownType  = "unknown_type"
+	CodeNotReady     = "not_ready"
+	CodeUnauthorized = "unauthorized"
+	CodeForbidden    = "forbidden"
+	CodeInternal     = "internal"
+
+	NoticeNoAgentOnline = "no_agent_online"
+	NoticeAgentAssigned = "agent_assigned"
+)

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// benchMain runs the scenarios of docs/benchmarks.md: 1:1 calls, one
+// publisher to 80 subscribers, and calls of 4 added until the server's
+// CPU passes 80% of its core or loss passes 0.5%, then the same past a
+// configured capacity (admission control). It writes every report as
+// JSON, the sweep chart as SVG, and prints a Markdown summary.
+func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	base := DefaultConfig()
+	base.ServerCPUs = "1"
+	fs := flag.NewFlagSet("loadtest bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags(fs, &base)
+	out := fs.String("out", "docs/bench", "directory for the JSON reports and the SVG chart")
+	only := fs.String("only", "", "comma-separated scenarios to run: one-to-one, one-to-80, sweep, admission (default all)")
+	maxRooms := fs.Int("max-rooms", 40, "largest number of calls of 4 in the sweep")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	base.Log = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	want := func(s string) bool { return *only == "" || strings.Contains(","+*only+",", ","+s+",") }
+	var summary []*Report
+	save := func(r *Report) error {
+		r.writeTable(stderr)
+		summary = append(summary, r)
+		return writeJSON(filepath.Join(*out, r.Name+".json"), stdout, r)
+	}
+	if want("one-to-one") {
+		cfg := base
+		cfg.Rooms, cfg.Participants, cfg.Publishers = 10, 2, 2
+		r, err := Run(ctx, "one-to-one", cfg)
+		if err != nil {
+			return fmt.Errorf("one-to-one: %w", err)
+		}
+		if err := save(r); err != nil {
+			return err
+		}
+	}
+	if want("one-to-80") {
+		cfg := base
+		cfg.Rooms, cfg.Participants, cfg.Publishers = 1, 81, 1
+		cfg.JoinRate = 40
+		r, err := Run(ctx, "one-to-80", cfg)
+		if err != nil {
+			return fmt.Errorf("one-to-80: %w", err)
+		}
+		if err := save(r); err != nil {
+			return err
+		}
+	}
+	var knee *Report
+	if want("sweep") {
+		var sweep []*Report
+		for _, rooms := range sweepSteps(*maxRooms) {
+			cfg := base
+			cfg.Rooms, cfg.Participants, cfg.Publishers = rooms, 4, 4
+			cfg.Probes = 0
+			r, err := Run(ctx, fmt.Sprintf("sweep-%02d", rooms), cfg)
+			if err != nil {
+				return fmt.Errorf("sweep at %d calls: %w", rooms, err)
+			}
+			if err := save(r); err != nil {
+				return err
+			}
+			sweep = append(sweep, r)
+			if r.Server.CPUCores > 0.8 || r.Server.Loss > 0.005 {
+				break
+			}
+			knee = r
+		}
+		f, err := os.Create(filepath.Join(*out, "sweep.svg"))
+		if err != nil {
+			return err
+		}
+		err = writeSweepChart(f, "Calls of 4 on one core, 1.5 Mbit/s VP8 + Opus each", sweep)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if want("admission") {
+		// Capacity set at the last step that kept CPU and loss in
+		// bounds (or 6 calls), then twice as many calls try to join.
+		rooms := 6
+		if knee != nil {
+			rooms = knee.Rooms
+		}
+		cfg := base
+		cfg.Rooms, cfg.Participants, cfg.Publishers = 2*rooms, 4, 4
+		cfg.MaxStreams = rooms * 4 * 3 * 2 // each of 4 receives 3 others' audio and video
+		cfg.Probes, cfg.Relay = 0, false
+		r, err := Run(ctx, "admission", cfg)
+		if err != nil {
+			return fmt.Errorf("admission: %w", err)
+		}
+		if err := save(r); err != nil {
+			return err
+		}
+	}
+	writeSummary(stdout, summary)
+	return nil
+}
+
+// sweepSteps are the numbers of calls the sweep tries.
+func sweepSteps(maxRooms int) []int {
+	var s []int
+	for _, n := range []int{1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64} {
+		if n <= maxRooms {
+			s = append(s, n)
+		}
+	}
+	return s
+}
+
+// writeSummary prints a Markdown table of the reports, for the doc.
+func writeSummary(w io.Writer, rs []*Report) {
+	fmt.Fprintf(w, "Measured %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintln(w, "| run | calls | fwd pkt/s | server CPU (cores) | µs CPU/pkt (SFU / relay) | ratio | loss % (SFU / relay) | latency p50/p99 ms (SFU / relay) | join→frame p50/p99 ms | allocs/pkt | syscalls/pkt | refused |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		relayCPU, relayLoss, relayLat := "-", "-", "-"
+		if r.Relay != nil {
+			relayCPU, relayLoss = f2(r.Relay.CPUPerPacketUS), pct(r.Relay.Loss, 2)
+			relayLat = f2(r.Relay.LatencyP50MS) + "/" + f2(r.Relay.LatencyP99MS)
+		}
+		s := r.Server
+		fmt.Fprintf(w, "| %s | %d×%d | %s | %s | %s / %s | %s | %s / %s | %s/%s / %s | %s/%s | %s | %s | %d |\n",
+			r.Name, r.Rooms, r.Participants, f0(s.ForwardedPPS), f2(s.CPUCores), f2(s.CPUPerPacketUS), relayCPU,
+			x(r.Ratios.CPUPerPacketVsRelay), pct(s.Loss, 2), relayLoss, f2(s.LatencyP50MS), f2(s.LatencyP99MS), relayLat,
+			f0(s.JoinToFrameP50MS), f0(s.JoinToFrameP99MS), f2(s.AllocsPerPacket), f2(s.SyscallsPerPkt), s.JoinsRefused)
+	}
+	for _, r := range rs {
+		if p := r.Probes; p.N > 0 {
+			fmt.Fprintf(w, "\n%s idle probes (p50 of %d): publish→first packet SFU %.0f ms vs pair %.0f ms (%s); join→first frame SFU %.0f ms vs pair %.0f ms (%s)\n",
+				r.Name, p.N, p.SFUPublishToPacketP50, p.PairPublishToPacket, x(r.Ratios.PublishToPacketVsPair),
+				p.SFUJoinToFrameP50, p.PairJoinToFrameP50, x(r.Ratios.JoinToFrameVsPair))
+		}
+	}
+}
