@@ -29,6 +29,8 @@ lint:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./signaling -run '^$$' -fuzz FuzzParseClientMessage -fuzztime $(FUZZTIME)
+	$(GO) test ./chat -run '^$$' -fuzz FuzzParseClientMessage -fuzztime $(FUZZTIME)
+	$(GO) test ./webhook -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

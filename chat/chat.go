@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -152,13 +151,9 @@ func (s *session) serve() {
 }
 
 func (s *session) handle(ctx context.Context, data []byte, wg *sync.WaitGroup) bool {
-	var m ClientMessage
-	if !utf8.Valid(data) {
-		s.sendError("", CodeBadMessage, "text is not valid UTF-8")
-		return true
-	}
-	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
-		s.sendError("", CodeBadMessage, "not a JSON object with a type")
+	m, err := ParseClientMessage(data)
+	if err != nil {
+		s.sendError(m.Type, CodeBadMessage, err.Error())
 		return true
 	}
 	switch m.Type {

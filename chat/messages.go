@@ -1,6 +1,12 @@
 package chat
 
-import "videosupport/store"
+import (
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+
+	"videosupport/store"
+)
 
 // ClientMessage is a frame from a page: hello, send or read.
 type ClientMessage struct {
@@ -59,3 +65,24 @@ const (
 	NoticeNoAgentOnline = "no_agent_online"
 	NoticeAgentAssigned = "agent_assigned"
 )
+
+// ParseClientMessage decodes one frame from a page. Unknown types pass (the
+// session answers them); what is not a JSON object with a type, or is not
+// valid UTF-8, is refused.
+func ParseClientMessage(data []byte) (ClientMessage, error) {
+	var m ClientMessage
+	if len(data) > MaxMessageSize {
+		return m, errors.New("message larger than 64 KiB")
+	}
+	if !utf8.Valid(data) {
+		// JSON decoding would quietly turn bad bytes into U+FFFD.
+		return m, errors.New("text is not valid UTF-8")
+	}
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
+		return ClientMessage{}, errors.New("not a JSON object with a type")
+	}
+	if m.After < 0 || m.Seq < 0 {
+		return m, errors.New("after and seq cannot be negative")
+	}
+	return m, nil
+}

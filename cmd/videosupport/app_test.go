@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,12 +20,20 @@ import (
 // returns its base URL.
 func startApp(t *testing.T) (string, *app) {
 	t.Helper()
+	base, a, _ := startAppIn(t, t.TempDir())
+	return base, a
+}
+
+// startAppIn is startApp on a given data directory; stop shuts the server
+// down early (a restart is stop, then startAppIn on the same directory).
+func startAppIn(t *testing.T, dataDir string) (base string, a *app, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
-	cfg, err := parseConfig([]string{"-listen", ln.Addr().String(), "-public-url", base, "-data-dir", t.TempDir()},
+	base = "http://" + ln.Addr().String()
+	cfg, err := parseConfig([]string{"-listen", ln.Addr().String(), "-public-url", base, "-data-dir", dataDir},
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -33,21 +42,25 @@ func startApp(t *testing.T) (string, *app) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
 	}
-	a, err := newApp(cfg, log)
+	a, err = newApp(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.handler}}
 	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return base, a
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			hs.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return base, a, stop
 }
 
 type testLogWriter struct{ t *testing.T }
