@@ -12,7 +12,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -43,18 +42,7 @@ type Server struct {
 // NewServer returns a chat server to mount at /ws/chat.
 func NewServer(d *desk.Desk, a *auth.Authenticator, log *slog.Logger) *Server {
 	return &Server{desk: d, auth: a, log: log, sessions: map[*session]struct{}{},
-		upgrader: websocket.Upgrader{CheckOrigin: sameOrigin}}
-}
-
-// sameOrigin refuses sockets opened by other sites' pages, which would
-// ride on a staff member's cookie.
-func sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+		upgrader: websocket.Upgrader{CheckOrigin: wsconn.SameOrigin}}
 }
 
 // ServeHTTP serves one chat socket.

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"videosupport/internal/wsconn"
 	"videosupport/sfu"
 )
 
@@ -25,7 +25,6 @@ const (
 	hardMessageSize = 1 << 20
 	maxNameRunes    = 64
 	sendQueueLen    = 256
-	writeWait       = 10 * time.Second
 )
 
 // Errors an Authorizer returns to refuse a join.
@@ -96,21 +95,9 @@ func NewServer(cfg Config) *Server {
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
-		CheckOrigin:     sameOrigin,
+		CheckOrigin:     wsconn.SameOrigin,
 	}
 	return s
-}
-
-// sameOrigin refuses websockets opened by pages of other sites (which
-// would ride on the visitor's cookies). Clients that are not browsers send
-// no Origin and are let through.
-func sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
 }
 
 // ServeHTTP upgrades the request to a websocket and serves it until the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -15,21 +14,16 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"videosupport/internal/wsconn"
 	"videosupport/sfu"
 )
 
 // session is one websocket connection and, once joined, one participant.
 type session struct {
 	srv  *Server
-	conn *websocket.Conn
+	conn *wsconn.Conn
 	log  *slog.Logger
 	id   string
-
-	send     chan []byte
-	quit     chan struct{}
-	quitOnce sync.Once
-	code     int // close code, set before quit is closed
-	text     string
 
 	// Set by the reader goroutine only.
 	name string
@@ -42,13 +36,13 @@ type session struct {
 	failMu sync.Once
 }
 
-func newSession(srv *Server, conn *websocket.Conn) *session {
+func newSession(srv *Server, ws *websocket.Conn) *session {
 	id := "p-" + uuid.NewString()
 	return &session{
-		srv: srv, conn: conn, id: id,
-		log:    srv.cfg.Logger.With("peer", id, "remote", conn.RemoteAddr().String()),
-		send:   make(chan []byte, sendQueueLen),
-		quit:   make(chan struct{}),
+		srv: srv, id: id,
+		conn: wsconn.New(ws, wsconn.Config{MaxMessage: MaxMessageSize, HardLimit: hardMessageSize,
+			PingInterval: srv.cfg.PingInterval, PongWait: srv.cfg.PongWait, QueueLen: sendQueueLen}),
+		log:    srv.cfg.Logger.With("peer", id, "remote", ws.RemoteAddr().String()),
 		reason: ReasonGone,
 	}
 }
@@ -56,15 +50,18 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 // serve runs the session until it ends, then takes the participant out of
 // its room.
 func (s *session) serve() {
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop()
-	}()
-	s.readLoop()
-	s.finish(websocket.CloseNormalClosure, "")
-	<-writerDone
-	_ = s.conn.Close()
+	s.conn.Serve(wsconn.Handler{
+		Frame:    s.handle,
+		TooLarge: func() { s.sendError("", CodeTooLarge, "message larger than 64 KiB") },
+		Binary:   func() { s.sendError("", CodeBadMessage, "binary frames are not part of the protocol") },
+		Closed: func(goodbye bool) {
+			// A close frame is a browser tab closing: a goodbye.
+			// Anything else (reset, timeout) means the person is gone.
+			if goodbye {
+				s.setReason(ReasonLeft)
+			}
+		},
+	})
 	if s.room != nil {
 		reason := s.leaveReason()
 		s.srv.release(s.room, s, reason)
@@ -72,102 +69,13 @@ func (s *session) serve() {
 	}
 }
 
-// finish ends the session: the writer flushes what is queued, sends a
-// close frame and closes the socket, which ends the reader.
-func (s *session) finish(code int, text string) {
-	s.quitOnce.Do(func() {
-		s.code, s.text = code, text
-		close(s.quit)
-	})
-}
+// finish ends the session: queued frames are flushed, a close frame is
+// sent and the socket closed, which ends the reader.
+func (s *session) finish(code int, text string) { s.conn.Finish(code, text) }
 
 // enqueue queues one frame. A client that cannot keep up with its queue is
 // disconnected rather than allowed to hold anyone up.
-func (s *session) enqueue(b []byte) {
-	select {
-	case s.send <- b:
-	default:
-		s.log.Warn("send queue full, disconnecting")
-		s.finish(websocket.ClosePolicyViolation, "too slow")
-	}
-}
-
-func (s *session) writeLoop() {
-	ping := time.NewTicker(s.srv.cfg.PingInterval)
-	defer ping.Stop()
-	write := func(b []byte) bool {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
-		return s.conn.WriteMessage(websocket.TextMessage, b) == nil
-	}
-	for {
-		select {
-		case b := <-s.send:
-			if !write(b) {
-				_ = s.conn.Close()
-				return
-			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				_ = s.conn.Close()
-				return
-			}
-		case <-s.quit:
-			for {
-				select {
-				case b := <-s.send:
-					if !write(b) {
-						_ = s.conn.Close()
-						return
-					}
-					continue
-				default:
-				}
-				break
-			}
-			_ = s.conn.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(s.code, s.text), time.Now().Add(time.Second))
-			_ = s.conn.Close()
-			return
-		}
-	}
-}
-
-func (s *session) readLoop() {
-	s.conn.SetReadLimit(hardMessageSize)
-	alive := func() { _ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PongWait)) }
-	alive()
-	s.conn.SetPongHandler(func(string) error { alive(); return nil })
-	for {
-		kind, r, err := s.conn.NextReader()
-		if err != nil {
-			// A close frame is a browser tab closing: a goodbye.
-			// Anything else (reset, timeout) means the person is gone.
-			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
-				s.setReason(ReasonLeft)
-			}
-			return
-		}
-		alive()
-		data, err := io.ReadAll(io.LimitReader(r, MaxMessageSize+1))
-		if err != nil {
-			return
-		}
-		if len(data) > MaxMessageSize {
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return
-			}
-			s.sendError("", CodeTooLarge, "message larger than 64 KiB")
-			continue
-		}
-		if kind != websocket.TextMessage {
-			s.sendError("", CodeBadMessage, "binary frames are not part of the protocol")
-			continue
-		}
-		if !s.handle(data) {
-			return
-		}
-	}
-}
+func (s *session) enqueue(b []byte) { s.conn.Enqueue(b) }
 
 // handle acts on one frame and reports whether the session goes on.
 func (s *session) handle(data []byte) bool {

@@ -7,6 +7,8 @@ package wsconn
 
 import (
 	"io"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -162,4 +164,16 @@ func (c *Conn) flush(write func([]byte) bool) {
 			return
 		}
 	}
+}
+
+// SameOrigin is an upgrader's CheckOrigin that refuses websockets opened
+// by other sites' pages (which would ride on the visitor's cookies).
+// Clients that are not browsers send no Origin and are let through.
+func SameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
 }
