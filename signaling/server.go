@@ -42,9 +42,20 @@ type JoinRequest struct {
 
 // Grant is what an Authorizer allows.
 type Grant struct {
-	// Role is the participant's role in the call ("guest" until roles
-	// and signed links exist).
+	// Role is the participant's role: "guest" in an ad-hoc room;
+	// "customer", "agent", "specialist" or "observer" in a call.
 	Role string
+	// CallID and ConversationID are set for a call tied to a
+	// conversation: customers then wait until staff admit them, and the
+	// steps land in the conversation's record.
+	CallID         string
+	ConversationID string
+	// SessionID identifies the browser's call session (one per
+	// exchanged join link).
+	SessionID string
+	// Name, when set, is the name the record knows, used instead of the
+	// one the client sends.
+	Name string
 }
 
 // Authorizer decides who may join which room. It is the seam where
