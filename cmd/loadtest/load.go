@@ -230,6 +230,7 @@ type sampler interface {
 // measure lets the load settle, then measures for the configured
 // duration and collects what the receivers saw.
 func (l *load) measure(ctx context.Context, s sampler, m *Measure) error {
+	l.waitFlowing(ctx, 30*time.Second)
 	select {
 	case <-time.After(l.cfg.Warmup):
 	case <-ctx.Done():
@@ -259,4 +260,47 @@ func (l *load) measure(ctx context.Context, s sampler, m *Measure) error {
 		return fmt.Errorf("every join failed, the first: %w", l.rooms[0][0].err)
 	}
 	return nil
+}
+
+// waitFlowing waits until every member that joined receives every track
+// of the others who joined, and has a whole video frame if there is
+// video: a join is not over when the server says "joined" but when its
+// media connections are up, and their handshakes and first keyframes are
+// not part of the steady load the window measures.
+func (l *load) waitFlowing(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if l.flowing() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	l.cfg.logf("not every member receives all its media after %v; measuring anyway", limit)
+}
+
+func (l *load) flowing() bool {
+	for _, room := range l.rooms {
+		want := 0
+		for _, mem := range room {
+			if mem.publisher && mem.joined.Load() {
+				want += 2
+			}
+		}
+		for _, mem := range room {
+			if !mem.joined.Load() {
+				continue
+			}
+			n := want
+			if mem.publisher {
+				n -= 2
+			}
+			mem.rx.mu.Lock()
+			got, frame := len(mem.rx.tracks), !mem.rx.frame.IsZero()
+			mem.rx.mu.Unlock()
+			if got < n || (n > 0 && !frame && mem.rx.video) {
+				return false
+			}
+		}
+	}
+	return true
 }

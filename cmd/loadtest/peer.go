@@ -51,11 +51,12 @@ type receiver struct {
 	start  time.Time // when the participant began to join
 	packet time.Time // first packet of any track
 	frame  time.Time // first complete video keyframe
+	video  bool      // assembles frames (false for the relay, which has no VP8 reader)
 	wg     sync.WaitGroup
 }
 
 func newReceiver(w *window) *receiver {
-	return &receiver{w: w, tracks: map[uint32]*rxTrack{}}
+	return &receiver{w: w, tracks: map[uint32]*rxTrack{}, video: true}
 }
 
 func (r *receiver) track(key uint32) *rxTrack {

@@ -81,6 +81,7 @@ type relayJoiner struct {
 
 func (j *relayJoiner) join(ctx context.Context, mem *member) error {
 	mem.rx.start = time.Now()
+	mem.rx.video = false
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return err

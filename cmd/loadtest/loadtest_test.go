@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary be the relay baseline's child process, as
+// the loadtest binary is.
+func TestMain(m *testing.M) {
+	if os.Getenv(relayRoleEnv) == "relay" {
+		if err := relayMain(); err != nil {
+			fmt.Fprintln(os.Stderr, "relay:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// buildServer builds the real videosupport binary for the run.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "videosupport")
+	cmd := exec.Command("go", "build", "-o", bin, "../videosupport")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the server: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSmoke is a few seconds of load on the real server and on the relay
+// baseline: packets flow, none is lost on loopback, and the report has
+// every field, with a value where one must have been measured.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	cfg := DefaultConfig()
+	cfg.Server = buildServer(t)
+	cfg.Rooms, cfg.Participants, cfg.Publishers = 2, 2, 2
+	cfg.Bitrate, cfg.FPS = 300_000, 15
+	cfg.Warmup, cfg.Duration = 300*time.Millisecond, 2*time.Second
+	cfg.Probes = 1
+	cfg.Log = t.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	r, err := Run(ctx, "smoke", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	r.writeTable(&table)
+	t.Log("\n" + table.String())
+
+	for _, m := range []*Measure{&r.Server, r.Relay} {
+		if m == nil {
+			t.Fatal("no relay baseline in the report")
+		}
+		if m.ForwardedPPS < 50 {
+			t.Errorf("%s forwarded %.0f packets/s, want the media of 4 publishers", m.System, m.ForwardedPPS)
+		}
+		if m.Loss != 0 {
+			t.Errorf("%s lost %.3f%% of packets on loopback", m.System, m.Loss*100)
+		}
+		if m.CPUPerPacketUS <= 0 || m.LatencyP50MS < 0 || m.LatencyP99MS < m.LatencyP50MS || m.MemoryMiB <= 0 {
+			t.Errorf("%s: CPU, latency or memory not measured: %+v", m.System, m)
+		}
+		if m.JoinsFailed != 0 || m.JoinsRefused != 0 {
+			t.Errorf("%s: %d joins failed, %d refused", m.System, m.JoinsFailed, m.JoinsRefused)
+		}
+	}
+	s := r.Server
+	if s.Goroutines <= 0 || s.AllocsPerPacket < 0 || s.GCShare < 0 {
+		t.Errorf("server runtime figures missing (debug handlers?): %+v", s)
+	}
+	if s.JoinsMeasured == 0 || s.JoinToFrameP50MS <= 0 {
+		t.Errorf("no join-to-first-frame measured: %+v", s)
+	}
+	if p := r.Probes; p.SFUPublishToPacketP50 <= 0 || p.PairPublishToPacket <= 0 || p.SFUJoinToFrameP50 <= 0 || p.PairJoinToFrameP50 <= 0 {
+		t.Errorf("probes missing: %+v", p)
+	}
+
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	checkFields(t, "", reflect.TypeFor[Report](), got)
+}
+
+// checkFields fails for every JSON field of typ missing from m.
+func checkFields(t *testing.T, path string, typ reflect.Type, m map[string]any) {
+	t.Helper()
+	for f := range typ.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		v, ok := m[name]
+		if !ok || v == nil {
+			t.Errorf("report JSON lacks %s%s", path, name)
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			sub, ok := v.(map[string]any)
+			if !ok {
+				t.Errorf("%s%s is not an object", path, name)
+				continue
+			}
+			checkFields(t, path+name+".", ft, sub)
+		}
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	for _, c := range []struct{ q, want float64 }{{0.5, 500}, {0.99, 990}} {
+		if got := h.quantile(c.q); got < c.want*0.95 || got > c.want*1.01 {
+			t.Errorf("q%.2f = %.1f ms, want about %.0f", c.q, got, c.want)
+		}
+	}
+	for us := uint64(0); us < 1<<20; us = us*9/8 + 1 {
+		if lb := lowerBound(bucketOf(us)); lb > us || (us >= 32 && float64(us-lb) > 0.07*float64(us)) {
+			t.Fatalf("%d us falls in a bucket starting at %d", us, lb)
+		}
+	}
+}
+
+func TestTrailer(t *testing.T) {
+	p := make([]byte, 40)
+	putTrailer(p, 7, 123456, 987654321)
+	key, c, sent, ok := readTrailer(p)
+	if !ok || key != 7 || c != 123456 || sent != 987654321 {
+		t.Errorf("trailer read back as %d %d %d %v", key, c, sent, ok)
+	}
+	if _, _, _, ok := readTrailer(make([]byte, 40)); ok {
+		t.Error("a payload without the magic has a trailer")
+	}
+}
