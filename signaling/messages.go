@@ -37,6 +37,9 @@ type Message struct {
 	Participant *Participant `json:"participant,omitempty"`
 	Track       *Track       `json:"track,omitempty"`
 
+	// joined (server, to staff): who is knocking in the waiting room.
+	Waiting []Participant `json:"waiting,omitempty"`
+
 	// participant-left and bye (server): why.
 	Reason string `json:"reason,omitempty"`
 
@@ -51,6 +54,7 @@ type Message struct {
 type Participant struct {
 	ID         string  `json:"id"`
 	Name       string  `json:"name"`
+	Role       string  `json:"role,omitempty"`
 	AudioMuted bool    `json:"audioMuted"`
 	VideoMuted bool    `json:"videoMuted"`
 	Tracks     []Track `json:"tracks,omitempty"`
@@ -81,6 +85,15 @@ const (
 	TypeTrackUnpublished  = "track-unpublished"
 	TypeBye               = "bye"
 	TypeError             = "error"
+
+	// The waiting room of calls tied to conversations.
+	TypeWaiting  = "waiting"  // server to a customer: wait to be let in
+	TypeKnock    = "knock"    // server to staff: someone waits
+	TypeAdmit    = "admit"    // staff: let participant in
+	TypeDecline  = "decline"  // staff: turn participant away
+	TypeAdmitted = "admitted" // server: participant was let in
+	TypeDeclined = "declined" // server to staff: participant was turned away
+	TypeEnd      = "end"      // staff: end the call for everyone
 )
 
 // Peer connection names used in the pc field.
@@ -104,6 +117,7 @@ const (
 	CodeNegotiationFailed = "negotiation_failed"
 	CodeConnectionFailed  = "connection_failed"
 	CodeServerBusy        = "server_busy"
+	CodeDeclined          = "declined"
 	CodeInternal          = "internal"
 )
 
@@ -113,6 +127,7 @@ const (
 	ReasonGone             = "gone"
 	ReasonConnectionFailed = "connection-failed"
 	ReasonServerShutdown   = "server-shutdown"
+	ReasonCallEnded        = "call-ended"
 )
 
 // wireError is a refusal of one client frame: a code from the list above
@@ -159,7 +174,11 @@ func ParseClientMessage(data []byte) (Message, error) {
 		if (m.Kind != "audio" && m.Kind != "video") || m.Muted == nil {
 			return bad(`mute needs kind "audio" or "video" and muted`)
 		}
-	case TypeLeave:
+	case TypeAdmit, TypeDecline:
+		if m.Participant == nil || m.Participant.ID == "" {
+			return bad(m.Type + " needs participant.id")
+		}
+	case TypeLeave, TypeEnd:
 	default:
 		return m, &wireError{CodeUnknownType, "unknown message type"}
 	}

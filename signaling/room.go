@@ -4,12 +4,15 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/gorilla/websocket"
+
 	"videosupport/sfu"
 )
 
 var (
 	errRoomFull     = errors.New("room is full")
 	errShuttingDown = errors.New("server is shutting down")
+	errCallEnded    = errors.New("the call has ended")
 )
 
 // room is the control plane of one call: who is in it, what they publish,
@@ -21,10 +24,12 @@ type room struct {
 	mu      sync.Mutex
 	members map[string]*session // by participant id
 	info    map[string]*Participant
+	waiting map[string]*session // knocking, not yet let in
+	ended   bool
 }
 
 func newRoom(s *Server, id string) *room {
-	r := &room{id: id, members: map[string]*session{}, info: map[string]*Participant{}}
+	r := &room{id: id, members: map[string]*session{}, info: map[string]*Participant{}, waiting: map[string]*session{}}
 	r.media = sfu.NewRoom(id, s.cfg.Transport, r, s.cfg.Logger)
 	return r
 }
@@ -32,7 +37,87 @@ func newRoom(s *Server, id string) *room {
 func (r *room) empty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.members) == 0
+	return len(r.members) == 0 && len(r.waiting) == 0
+}
+
+// isStaff reports whether a role may admit people and end the call.
+func isStaff(role string) bool {
+	return role == "agent" || role == "specialist" || role == "admin"
+}
+
+// knock puts sess in the waiting room and tells the staff inside.
+func (r *room) knock(sess *session) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return errCallEnded
+	}
+	me := sess.participant()
+	r.waiting[sess.id] = sess
+	sess.enqueue(mustMarshal(Message{Type: TypeWaiting, Room: r.id, You: &me}))
+	r.toStaffLocked(Message{Type: TypeKnock, Participant: &me})
+	return nil
+}
+
+// decide lets a waiting participant in (they are told to join again) or
+// turns them away; the staff are told either way.
+func (r *room) decide(id string, admit bool) (*session, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.waiting[id]
+	if w == nil {
+		return nil, false
+	}
+	who := w.participant()
+	if admit {
+		w.admitted.Store(true)
+		w.enqueue(mustMarshal(Message{Type: TypeAdmitted, Participant: &who}))
+		r.toStaffLocked(Message{Type: TypeAdmitted, Participant: &who})
+		return w, true
+	}
+	delete(r.waiting, id)
+	r.toStaffLocked(Message{Type: TypeDeclined, Participant: &who})
+	return w, true
+}
+
+// end ends the call for everyone: each is told bye and disconnected.
+// It reports whether the call was still going.
+func (r *room) end() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return false
+	}
+	r.ended = true
+	bye := mustMarshal(Message{Type: TypeBye, Reason: ReasonCallEnded})
+	for _, m := range []map[string]*session{r.members, r.waiting} {
+		for _, s := range m {
+			s.enqueue(bye)
+			s.finish(websocket.CloseNormalClosure, "call ended")
+		}
+	}
+	return true
+}
+
+// staffLeft reports whether no staff member is in the room any more.
+func (r *room) staffLeft() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.members {
+		if isStaff(s.grant.Role) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *room) toStaffLocked(m Message) {
+	b := mustMarshal(m)
+	for _, s := range r.members {
+		if isStaff(s.grant.Role) {
+			s.enqueue(b)
+		}
+	}
 }
 
 // add queues joined to sess and participant-joined to the others.
@@ -42,31 +127,49 @@ func (r *room) add(sess *session, max int) error {
 	if len(r.members) >= max {
 		return errRoomFull
 	}
+	if r.ended {
+		return errCallEnded
+	}
 	others := make([]Participant, 0, len(r.info))
 	for _, p := range r.info {
 		others = append(others, clone(p))
 	}
-	me := &Participant{ID: sess.id, Name: sess.name}
-	sess.enqueue(mustMarshal(Message{Type: TypeJoined, Room: r.id, You: me, Participants: others}))
+	var waiting []Participant
+	if isStaff(sess.grant.Role) {
+		for _, w := range r.waiting {
+			if !w.admitted.Load() {
+				waiting = append(waiting, w.participant())
+			}
+		}
+	}
+	delete(r.waiting, sess.id)
+	p := sess.participant()
+	me := &p
+	sess.enqueue(mustMarshal(Message{Type: TypeJoined, Room: r.id, You: me, Participants: others, Waiting: waiting}))
 	r.broadcastLocked(sess.id, Message{Type: TypeParticipantJoined, Participant: me})
 	r.members[sess.id] = sess
 	r.info[sess.id] = me
 	return nil
 }
 
-// remove reports whether sess was the last member.
+// remove reports whether sess was the last one in the room.
 func (r *room) remove(sess *session, reason string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.waiting[sess.id] == sess {
+		delete(r.waiting, sess.id)
+		who := sess.participant()
+		r.toStaffLocked(Message{Type: TypeParticipantLeft, Participant: &who, Reason: reason})
+	}
 	if r.members[sess.id] != sess {
-		return len(r.members) == 0
+		return len(r.members) == 0 && len(r.waiting) == 0
 	}
 	p := r.info[sess.id]
 	delete(r.members, sess.id)
 	delete(r.info, sess.id)
-	left := Participant{ID: p.ID, Name: p.Name, AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted}
+	left := Participant{ID: p.ID, Name: p.Name, Role: p.Role, AudioMuted: p.AudioMuted, VideoMuted: p.VideoMuted}
 	r.broadcastLocked("", Message{Type: TypeParticipantLeft, Participant: &left, Reason: reason})
-	return len(r.members) == 0
+	return len(r.members) == 0 && len(r.waiting) == 0
 }
 
 func (r *room) setMuted(id, kind string, muted bool) {

@@ -64,11 +64,34 @@ type Authorizer interface {
 	AuthorizeJoin(ctx context.Context, req JoinRequest) (Grant, error)
 }
 
+// Steps of a call that CallEvents hears about.
+const (
+	StepKnocked  = "knocked"
+	StepAdmitted = "admitted"
+	StepDeclined = "declined"
+	StepJoined   = "joined"
+	StepLeft     = "left"
+)
+
+// CallEvents hears the steps of calls tied to conversations, so that they
+// land in the conversation's record. Calls may block briefly (a database
+// write); they are made with no lock held.
+type CallEvents interface {
+	// CallStep reports that who knocked, was admitted or declined (by
+	// a staff member), joined or left.
+	CallStep(ctx context.Context, g Grant, step string, who Participant, by *Participant)
+	// CallEnded reports that a call ended: staff ended it, or the last
+	// staff member left.
+	CallEnded(ctx context.Context, g Grant, by Participant)
+}
+
 // Config configures a Server.
 type Config struct {
 	Transport  *sfu.Transport
 	Authorizer Authorizer
 	Logger     *slog.Logger
+	// Calls, when set, hears the steps of calls tied to conversations.
+	Calls CallEvents
 	// MaxParticipants per room; 0 means 16.
 	MaxParticipants int
 	// PingInterval and PongWait detect dead sockets: a client silent for
@@ -197,8 +220,41 @@ func (s *Server) admit(roomID string, sess *session) (*room, error) {
 	return r, nil
 }
 
+// knock puts sess in the waiting room of roomID, creating the room if
+// nobody is there yet.
+func (s *Server) knock(roomID string, sess *session) (*room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, errShuttingDown
+	}
+	r := s.rooms[roomID]
+	if r == nil {
+		r = newRoom(s, roomID)
+		s.rooms[roomID] = r
+	}
+	if err := r.knock(sess); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// endCall ends a call for everyone in it and tells the record.
+func (s *Server) endCall(r *room, g Grant, by Participant) {
+	if !r.end() {
+		return
+	}
+	s.cfg.Logger.Info("call ended", "room", r.id, "call", g.CallID, "by", by.ID)
+	if s.cfg.Calls != nil && g.CallID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.cfg.Calls.CallEnded(ctx, g, by)
+	}
+}
+
 // release takes sess out of its room and closes the room when it was the
-// last one in it.
+// last one in it. In a call tied to a conversation, the call ends when the
+// last staff member leaves.
 func (s *Server) release(r *room, sess *session, reason string) {
 	s.mu.Lock()
 	last := r.remove(sess, reason)
@@ -208,6 +264,10 @@ func (s *Server) release(r *room, sess *session, reason string) {
 	s.mu.Unlock()
 	if sess.peer != nil {
 		r.media.Leave(sess.peer)
+		sess.step(StepLeft, nil)
+	}
+	if !last && sess.peer != nil && sess.grant.CallID != "" && isStaff(sess.grant.Role) && r.staffLeft() {
+		s.endCall(r, sess.grant, sess.participant())
 	}
 	if last {
 		r.media.Close()

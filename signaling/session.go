@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -25,10 +26,14 @@ type session struct {
 	log  *slog.Logger
 	id   string
 
-	// Set by the reader goroutine only.
-	name string
-	room *room
-	peer *sfu.Peer
+	// Set by the reader goroutine before the session is in a room, then
+	// only read.
+	name  string
+	grant Grant
+	room  *room
+	peer  *sfu.Peer
+	// admitted is set by the staff member who lets this session in.
+	admitted atomic.Bool
 
 	reasonMu sync.Mutex
 	reason   string // why the participant left, told to the others
@@ -85,7 +90,7 @@ func (s *session) handle(data []byte) bool {
 		s.sendError(m.Type, werr.Code, werr.Message)
 		return true
 	}
-	if m.Type != TypeJoin && s.peer == nil {
+	if m.Type != TypeJoin && s.peer == nil && (m.Type != TypeLeave || s.room == nil) {
 		s.sendError(m.Type, CodeNotJoined, "join a room first")
 		return true
 	}
@@ -103,6 +108,10 @@ func (s *session) handle(data []byte) bool {
 	case TypeLeave:
 		s.setReason(ReasonLeft)
 		return false
+	case TypeAdmit, TypeDecline:
+		s.decide(m)
+	case TypeEnd:
+		s.end(m)
 	}
 	return true
 }
@@ -111,6 +120,13 @@ func (s *session) join(m Message) bool {
 	if s.peer != nil {
 		s.sendError(m.Type, CodeAlreadyJoined, "already in a room")
 		return true
+	}
+	if s.room != nil { // in the waiting room
+		if !s.admitted.Load() {
+			s.sendError(m.Type, CodeOutOfOrder, "still waiting to be let in")
+			return true
+		}
+		return s.enter(m.Type, s.room.id)
 	}
 	name := cleanName(m.Name)
 	if name == "" {
@@ -122,7 +138,7 @@ func (s *session) join(m Message) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := s.srv.cfg.Authorizer.AuthorizeJoin(ctx, JoinRequest{Room: m.Room, Name: name, Token: m.Token})
+	g, err := s.srv.cfg.Authorizer.AuthorizeJoin(ctx, JoinRequest{Room: m.Room, Name: name, Token: m.Token})
 	switch {
 	case errors.Is(err, ErrRoomNotFound):
 		return s.fatal(m.Type, CodeRoomNotFound, "no such room")
@@ -135,26 +151,97 @@ func (s *session) join(m Message) bool {
 	if s.srv.cfg.Transport.Full() {
 		return s.fatal(m.Type, CodeServerBusy, "the server is at capacity, try again later")
 	}
-	s.name = name
-	r, err := s.srv.admit(m.Room, s)
-	switch {
-	case errors.Is(err, errRoomFull):
-		return s.fatal(m.Type, CodeRoomFull, "the room is full")
-	case errors.Is(err, errShuttingDown):
-		return s.fatal(m.Type, CodeServerBusy, "the server is shutting down")
-	case err != nil:
-		return s.fatal(m.Type, CodeInternal, "could not join")
+	s.grant, s.name = g, name
+	if g.Name != "" {
+		s.name = cleanName(g.Name)
+	}
+	if g.CallID != "" && g.Role == "customer" {
+		r, err := s.srv.knock(m.Room, s)
+		if err != nil {
+			return s.refused(m.Type, err)
+		}
+		s.room = r
+		s.step(StepKnocked, nil)
+		return true
+	}
+	return s.enter(m.Type, m.Room)
+}
+
+// enter puts the participant in the room and starts its media.
+func (s *session) enter(about, roomID string) bool {
+	r, err := s.srv.admit(roomID, s)
+	if err != nil {
+		return s.refused(about, err)
 	}
 	s.room = r
 	peer, err := r.media.Join(s.id, s)
 	if err != nil {
 		s.log.Error("media join", "err", err)
-		return s.fatal(m.Type, CodeInternal, "could not set up media")
+		return s.fatal(about, CodeInternal, "could not set up media")
 	}
 	s.peer = peer
 	s.log = s.log.With("room", r.id)
-	s.log.Info("participant joined")
+	s.log.Info("participant joined", "role", s.grant.Role)
+	s.step(StepJoined, nil)
 	return true
+}
+
+func (s *session) refused(about string, err error) bool {
+	switch {
+	case errors.Is(err, errRoomFull):
+		return s.fatal(about, CodeRoomFull, "the room is full")
+	case errors.Is(err, errShuttingDown):
+		return s.fatal(about, CodeServerBusy, "the server is shutting down")
+	case errors.Is(err, errCallEnded):
+		return s.fatal(about, CodeRoomNotFound, "the call has ended")
+	}
+	return s.fatal(about, CodeInternal, "could not join")
+}
+
+// decide handles a staff member's admit or decline.
+func (s *session) decide(m Message) {
+	if !isStaff(s.grant.Role) {
+		s.sendError(m.Type, CodeForbidden, "only staff let people in")
+		return
+	}
+	admit := m.Type == TypeAdmit
+	w, ok := s.room.decide(m.Participant.ID, admit)
+	if !ok {
+		s.sendError(m.Type, CodeOutOfOrder, "nobody by that id is waiting")
+		return
+	}
+	me := s.participant()
+	if admit {
+		w.step(StepAdmitted, &me)
+		return
+	}
+	w.step(StepDeclined, &me)
+	w.sendError(TypeJoin, CodeDeclined, "the host could not let you in")
+	w.finish(websocket.CloseNormalClosure, "declined")
+}
+
+// end ends the call for everyone (staff only).
+func (s *session) end(m Message) {
+	if !isStaff(s.grant.Role) {
+		s.sendError(m.Type, CodeForbidden, "only staff end the call")
+		return
+	}
+	s.srv.endCall(s.room, s.grant, s.participant())
+}
+
+// participant is how others see this session.
+func (s *session) participant() Participant {
+	return Participant{ID: s.id, Name: s.name, Role: s.grant.Role}
+}
+
+// step tells the record about a step of a call tied to a conversation.
+func (s *session) step(step string, by *Participant) {
+	if s.srv.cfg.Calls == nil || s.grant.CallID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.srv.cfg.Calls.CallStep(ctx, s.grant, step, s.participant(), by)
 }
 
 func (s *session) offer(m Message) {
