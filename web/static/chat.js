@@ -17,6 +17,7 @@ import { ChatSocket } from './chatsocket.js';
 import { Thread } from './thread.js';
 
 const embedded = new URLSearchParams(location.search).get('embed') === '1';
+document.documentElement.classList.toggle('embed', embedded);
 document.body.classList.toggle('embed', embedded);
 
 await init();
@@ -87,6 +88,7 @@ ui.newConversation.addEventListener('click', () => {
 addEventListener('online', () => socket && socket.reconnectNow());
 
 if (embedded) {
+  toParent({ type: 'videosupport:ready' });
   addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape') toParent({ type: 'videosupport:close' });
   });

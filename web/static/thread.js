@@ -195,7 +195,9 @@ export class Thread {
     const name = d.staffName || ev.actorName || '';
     const item = this.lineItem(key, { name }, ev.createdAt);
     item.dataset.type = ev.type;
-    if (ev.type === 'conversation.waiting') item.classList.add('sys-waiting');
+    // The customer's "nobody is free" line is a reassurance, set apart;
+    // for staff it is one more line of the record.
+    if (ev.type === 'conversation.waiting' && this.audience === 'customer') item.classList.add('sys-waiting');
     return item;
   }
 

@@ -182,8 +182,12 @@
         src: `${origin}/chat?embed=1&lang=${encodeURIComponent(lang)}`,
         title: say('widget.title'),
       });
+      // Focusing the element before its page has loaded does not put the
+      // keyboard inside it; focusing its window once loaded does.
       frame.addEventListener('load', () => {
-        if (!panel.hidden) frame.focus();
+        if (panel.hidden) return;
+        frame.focus();
+        if (frame.contentWindow) frame.contentWindow.focus();
       });
       panel.append(frame);
     }
@@ -192,6 +196,7 @@
     unread = false;
     label();
     frame.focus();
+    if (frame.contentWindow) frame.contentWindow.focus();
   }
 
   function close() {
@@ -202,11 +207,13 @@
     launcher.focus();
   }
 
-  // The chat frame says when the person pressed Escape inside it, and when
-  // a reply arrived (a dot on the button while the panel is closed).
+  // The chat frame says when it is ready, when the person pressed Escape
+  // inside it, and when a reply arrived (a dot on the button while the
+  // panel is closed).
   addEventListener('message', (ev) => {
     if (!frame || ev.source !== frame.contentWindow || ev.origin !== origin) return;
     const type = ev.data && ev.data.type;
+    if (type === 'videosupport:ready') panel.dataset.ready = 'true';
     if (type === 'videosupport:close') close();
     if (type === 'videosupport:message' && panel.hidden) {
       unread = true;
