@@ -83,9 +83,14 @@ func (u *upTrack) forward() {
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		for _, d := range *u.downs.Load() {
-			d.writeRTP(&pkt)
-		}
+		u.writeAll(&pkt)
+	}
+}
+
+// writeAll sends one packet to every subscriber: the hot path.
+func (u *upTrack) writeAll(p *rtp.Packet) {
+	for _, d := range *u.downs.Load() {
+		d.writeRTP(p)
 	}
 }
 
