@@ -85,7 +85,32 @@ const (
 	EventCallEnded   = "call.ended"
 	EventJoined      = "participant.joined"
 	EventLeft        = "participant.left"
+
+	// Steps of a call and of the way to it.
+	EventCallLinkOpened  = "call.link_opened"  // a join link was exchanged for a session
+	EventCallLinkRefused = "call.link_refused" // a bad link was tried; Data says why
+	EventCallKnocked     = "call.knocked"      // the customer waits to be let in
+	EventCallAdmitted    = "call.admitted"     // staff let them in
+	EventCallDeclined    = "call.declined"     // staff turned them away
+	EventCallInvited     = "call.invited"      // staff asked a colleague to join
+	EventCallTransferred = "call.transferred"  // the conversation moved to who stayed
+	EventVideoRequested  = "call.requested"    // the customer asked for a video call
+	EventCallbackOffered = "call.callback_offered"
+	EventCallbackChosen  = "call.callback_requested"
+	EventKeptWaiting     = "call.kept_waiting"
+	EventVideoWithdrawn  = "call.request_withdrawn"
 )
+
+// CustomerSees reports whether the customer's own views of the record
+// show an event: notes and staff-only steps (hand-over notes, invitations,
+// refused links) are for staff.
+func CustomerSees(e Event) bool {
+	switch e.Type {
+	case EventNote, EventCallInvited, EventCallLinkRefused, EventCallTransferred:
+		return false
+	}
+	return true
+}
 
 // Actor is who did something.
 type Actor struct {
@@ -255,10 +280,69 @@ type Webhooks interface {
 	Webhook(ctx context.Context, id string) (Webhook, error)
 }
 
+// Call states.
+const (
+	CallActive = "active"
+	CallEnded  = "ended"
+)
+
+// Call is a video call tied to a conversation.
+type Call struct {
+	ID             string     `json:"id"`
+	ConversationID string     `json:"conversationId"`
+	Status         string     `json:"status"`
+	StartedBy      string     `json:"startedBy,omitempty"`
+	StartedByName  string     `json:"startedByName,omitempty"`
+	StartedAt      time.Time  `json:"startedAt"`
+	EndedAt        *time.Time `json:"endedAt,omitempty"`
+}
+
+// VideoRequest is a customer waiting in the video queue.
+type VideoRequest struct {
+	ConversationID string    `json:"conversationId"`
+	CustomerName   string    `json:"customerName"`
+	RequestedAt    time.Time `json:"requestedAt"`
+	// WaitingSince is when the wait for a callback offer started: the
+	// request, or the customer's choice to keep waiting.
+	WaitingSince time.Time  `json:"waitingSince"`
+	OfferedAt    *time.Time `json:"callbackOfferedAt,omitempty"`
+}
+
+// Calls stores calls and the video queue. Each change appends its event
+// to the conversation's timeline in the same transaction.
+type Calls interface {
+	// StartCall stores a new active call and e, and takes the
+	// conversation out of the video queue. A conversation with a call
+	// going on returns that call and ErrConflict.
+	StartCall(ctx context.Context, c Call, e Event) (Call, Event, error)
+	Call(ctx context.Context, id string) (Call, error)
+	// ActiveCall is the conversation's call going on, or ErrNotFound.
+	ActiveCall(ctx context.Context, conversationID string) (Call, error)
+	// EndCall marks the call ended and appends e; a call already ended
+	// returns ErrConflict and appends nothing.
+	EndCall(ctx context.Context, id string, e Event) (Call, Event, error)
+
+	// RequestVideo puts the conversation in the video queue and appends
+	// e; already there, it returns ErrConflict and appends nothing.
+	RequestVideo(ctx context.Context, conversationID string, e Event) (Event, error)
+	// LeaveVideoQueue takes the conversation out of the queue and
+	// appends e; not there, ErrNotFound.
+	LeaveVideoQueue(ctx context.Context, conversationID string, e Event) (Event, error)
+	// OfferCallback marks the request offered a callback and appends e,
+	// once: a request already offered, or gone, returns ErrConflict.
+	OfferCallback(ctx context.Context, conversationID string, e Event) (Event, error)
+	// RenewVideoRequest restarts the wait of a request that was offered
+	// a callback (the customer chose to keep waiting) and appends e.
+	RenewVideoRequest(ctx context.Context, conversationID string, e Event) (Event, error)
+	// VideoQueue lists the queue, longest waiting first.
+	VideoQueue(ctx context.Context) ([]VideoRequest, error)
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Conversations
 	Accounts
 	Webhooks
+	Calls
 	Close() error
 }

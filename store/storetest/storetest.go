@@ -35,6 +35,9 @@ func Run(t *testing.T, b Backend) {
 		{"Accounts", testAccounts},
 		{"Webhooks", testWebhooks},
 		{"SurvivesRestart", testSurvivesRestart},
+		{"Calls", testCalls},
+		{"OneCallAtATime", testOneCallAtATime},
+		{"VideoQueue", testVideoQueue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
