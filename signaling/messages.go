@@ -118,6 +118,8 @@ const (
 	CodeConnectionFailed  = "connection_failed"
 	CodeServerBusy        = "server_busy"
 	CodeDeclined          = "declined"
+	CodeCallEnded         = "call_ended"
+	CodeLinkInUse         = "link_in_use"
 	CodeInternal          = "internal"
 )
 

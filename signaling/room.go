@@ -13,6 +13,7 @@ var (
 	errRoomFull     = errors.New("room is full")
 	errShuttingDown = errors.New("server is shutting down")
 	errCallEnded    = errors.New("the call has ended")
+	errLinkInUse    = errors.New("link in use by another session")
 )
 
 // room is the control plane of one call: who is in it, what they publish,
@@ -51,6 +52,9 @@ func (r *room) knock(sess *session) error {
 	defer r.mu.Unlock()
 	if r.ended {
 		return errCallEnded
+	}
+	if r.seatTakenLocked(sess) {
+		return errLinkInUse
 	}
 	me := sess.participant()
 	r.waiting[sess.id] = sess
@@ -111,6 +115,21 @@ func (r *room) staffLeft() bool {
 	return true
 }
 
+// seatTakenLocked reports whether another session holds sess's seat.
+func (r *room) seatTakenLocked(sess *session) bool {
+	if sess.grant.Seat == "" {
+		return false
+	}
+	for _, m := range []map[string]*session{r.members, r.waiting} {
+		for id, other := range m {
+			if id != sess.id && other.grant.Seat == sess.grant.Seat {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (r *room) toStaffLocked(m Message) {
 	b := mustMarshal(m)
 	for _, s := range r.members {
@@ -129,6 +148,9 @@ func (r *room) add(sess *session, max int) error {
 	}
 	if r.ended {
 		return errCallEnded
+	}
+	if r.seatTakenLocked(sess) {
+		return errLinkInUse
 	}
 	others := make([]Participant, 0, len(r.info))
 	for _, p := range r.info {

@@ -31,6 +31,7 @@ const (
 var (
 	ErrRoomNotFound = errors.New("room not found")
 	ErrForbidden    = errors.New("not allowed to join this room")
+	ErrCallEnded    = errors.New("the call has ended")
 )
 
 // JoinRequest is what a client asks for when it joins.
@@ -38,6 +39,9 @@ type JoinRequest struct {
 	Room  string
 	Name  string
 	Token string
+	// Cookies of the websocket's HTTP request: a browser's call session
+	// travels in an HttpOnly cookie, never in a message.
+	Cookies []*http.Cookie
 }
 
 // Grant is what an Authorizer allows.
@@ -56,6 +60,12 @@ type Grant struct {
 	// Name, when set, is the name the record knows, used instead of the
 	// one the client sends.
 	Name string
+	// StaffID is the staff member's id, for staff.
+	StaffID string
+	// Seat, when set, admits one session at a time: a second join with
+	// the same seat while the first is waiting or in the room is refused
+	// (a customer's link used on a second device).
+	Seat string
 }
 
 // Authorizer decides who may join which room. It is the seam where
@@ -152,6 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	sess := newSession(s, conn)
+	sess.cookies = r.Cookies()
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
@@ -188,6 +199,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("signaling shutdown: %w", ctx.Err())
 	}
+}
+
+// EndCall ends the call in room id, if it is open: everyone is told and
+// disconnected. It is for an end decided elsewhere (the REST API), so
+// CallEvents does not hear of it again.
+func (s *Server) EndCall(id string) bool {
+	s.mu.Lock()
+	r := s.rooms[id]
+	s.mu.Unlock()
+	return r != nil && r.end()
 }
 
 // Rooms returns the number of open rooms (for metrics and tests).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type session struct {
 	grant Grant
 	room  *room
 	peer  *sfu.Peer
+	cookies []*http.Cookie
 	// admitted is set by the staff member who lets this session in.
 	admitted atomic.Bool
 
@@ -138,12 +140,14 @@ func (s *session) join(m Message) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	g, err := s.srv.cfg.Authorizer.AuthorizeJoin(ctx, JoinRequest{Room: m.Room, Name: name, Token: m.Token})
+	g, err := s.srv.cfg.Authorizer.AuthorizeJoin(ctx, JoinRequest{Room: m.Room, Name: name, Token: m.Token, Cookies: s.cookies})
 	switch {
 	case errors.Is(err, ErrRoomNotFound):
 		return s.fatal(m.Type, CodeRoomNotFound, "no such room")
 	case errors.Is(err, ErrForbidden):
 		return s.fatal(m.Type, CodeForbidden, "not allowed to join this room")
+	case errors.Is(err, ErrCallEnded):
+		return s.fatal(m.Type, CodeCallEnded, "the call has ended")
 	case err != nil:
 		s.log.Error("authorize join", "err", err)
 		return s.fatal(m.Type, CodeInternal, "could not check the join")
@@ -193,7 +197,9 @@ func (s *session) refused(about string, err error) bool {
 	case errors.Is(err, errShuttingDown):
 		return s.fatal(about, CodeServerBusy, "the server is shutting down")
 	case errors.Is(err, errCallEnded):
-		return s.fatal(about, CodeRoomNotFound, "the call has ended")
+		return s.fatal(about, CodeCallEnded, "the call has ended")
+	case errors.Is(err, errLinkInUse):
+		return s.fatal(about, CodeLinkInUse, "this link is in use on another device")
 	}
 	return s.fatal(about, CodeInternal, "could not join")
 }

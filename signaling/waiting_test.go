@@ -66,7 +66,7 @@ func (s *steps) has(line string) bool {
 	return false
 }
 
-func startCallServer(t *testing.T, room string, rec *steps) string {
+func startCallServer(t *testing.T, room string, rec *steps) (string, *signaling.Server) {
 	t.Helper()
 	tr, err := sfu.NewTransport(sfu.NetworkConfig{Loopback: true})
 	if err != nil {
@@ -79,6 +79,12 @@ func startCallServer(t *testing.T, room string, rec *steps) string {
 		"agent": call("agent", "Amira"), "cust": call("customer", "Wei"), "cust2": call("customer", "Dana"),
 		"spec": call("specialist", "Dr Chen"),
 	}}
+	// One customer link opened on two devices: two sessions, one seat.
+	for _, tok := range []string{"phone", "laptop"} {
+		g := call("customer", "Wei")
+		g.Seat = "link-1"
+		auth.by[tok] = g
+	}
 	srv := signaling.NewServer(signaling.Config{Transport: tr, Authorizer: auth, Calls: rec,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	hs := httptest.NewServer(srv)
@@ -89,7 +95,7 @@ func startCallServer(t *testing.T, room string, rec *steps) string {
 		hs.Close()
 		_ = tr.Close()
 	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http")
+	return "ws" + strings.TrimPrefix(hs.URL, "http"), srv
 }
 
 func dialURL(ctx context.Context, t *testing.T, url string) *client.Client {
@@ -115,7 +121,7 @@ func TestWaitingRoom(t *testing.T) {
 	defer cancel()
 	room := uuid.NewString()
 	rec := &steps{}
-	url := startCallServer(t, room, rec)
+	url, _ := startCallServer(t, room, rec)
 
 	agent := dialURL(ctx, t, url)
 	if err := agent.Send(signaling.Message{Type: signaling.TypeJoin, Room: room, Name: "x", Token: "agent"}); err != nil {
@@ -193,7 +199,7 @@ func TestCallEndsWhenLastStaffLeaves(t *testing.T) {
 	defer cancel()
 	room := uuid.NewString()
 	rec := &steps{}
-	url := startCallServer(t, room, rec)
+	url, _ := startCallServer(t, room, rec)
 	join := func(token string) *client.Client {
 		c := dialURL(ctx, t, url)
 		_ = c.Send(signaling.Message{Type: signaling.TypeJoin, Room: room, Name: "x", Token: token})
@@ -223,4 +229,48 @@ func TestCallEndsWhenLastStaffLeaves(t *testing.T) {
 		t.Errorf("bye %+v", m)
 	}
 	eventually(t, 5*time.Second, "the record hears the call ended", func() bool { return rec.has("ended by Dr Chen") })
+}
+
+// TestOneDeviceAtATime: a customer link in use on one device is refused
+// on a second, until the first has gone; a call ended from outside (the
+// REST API) disconnects everyone.
+func TestOneDeviceAtATime(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	room := uuid.NewString()
+	rec := &steps{}
+	url, srv := startCallServer(t, room, rec)
+	join := func(token string) *client.Client {
+		c := dialURL(ctx, t, url)
+		_ = c.Send(signaling.Message{Type: signaling.TypeJoin, Room: room, Name: "x", Token: token})
+		return c
+	}
+	phone := join("phone")
+	waitType(ctx, t, phone, signaling.TypeWaiting, nil)
+	laptop := join("laptop")
+	if m := waitType(ctx, t, laptop, signaling.TypeError, nil); m.Code != signaling.CodeLinkInUse {
+		t.Fatalf("second device: %+v, want %s", m, signaling.CodeLinkInUse)
+	}
+	_ = phone.Leave()
+	eventually(t, 5*time.Second, "the seat is free again", func() bool {
+		c := join("laptop")
+		m, err := c.WaitFor(ctx, func(m signaling.Message) bool {
+			return m.Type == signaling.TypeWaiting || m.Type == signaling.TypeError
+		})
+		return err == nil && m.Type == signaling.TypeWaiting
+	})
+	agent := join("agent")
+	waitType(ctx, t, agent, signaling.TypeJoined, nil)
+	if !srv.EndCall(room) {
+		t.Fatal("EndCall found no call")
+	}
+	if m := waitType(ctx, t, agent, signaling.TypeBye, nil); m.Reason != signaling.ReasonCallEnded {
+		t.Errorf("bye %+v", m)
+	}
+	if srv.EndCall(room) {
+		t.Error("a call ended twice")
+	}
+	if rec.has("ended by Amira") {
+		t.Error("an end decided outside was reported back as the agent's")
+	}
 }
