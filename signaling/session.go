@@ -29,10 +29,10 @@ type session struct {
 
 	// Set by the reader goroutine before the session is in a room, then
 	// only read.
-	name  string
-	grant Grant
-	room  *room
-	peer  *sfu.Peer
+	name    string
+	grant   Grant
+	room    *room
+	peer    *sfu.Peer
 	cookies []*http.Cookie
 	// admitted is set by the staff member who lets this session in.
 	admitted atomic.Bool
