@@ -190,7 +190,11 @@ func (s *server) revokeKey(w http.ResponseWriter, r *http.Request, _ auth.Caller
 
 // WebhookEvents are the events a webhook may subscribe to.
 var WebhookEvents = []string{"conversation.created", "message.created", "conversation.assigned",
-	"conversation.handed_over", "call.started", "call.ended", "recording.ready"}
+	"conversation.handed_over", "call.started", "call.ended", "recording.ready",
+	store.EventCallLinkOpened, store.EventCallLinkRefused, store.EventCallKnocked, store.EventCallAdmitted,
+	store.EventCallDeclined, store.EventJoined, store.EventLeft, store.EventCallInvited, store.EventCallTransferred,
+	store.EventVideoRequested, store.EventCallbackOffered, store.EventCallbackChosen, store.EventKeptWaiting,
+	store.EventVideoWithdrawn}
 
 func (s *server) listWebhooks(w http.ResponseWriter, r *http.Request, _ auth.Caller) {
 	hooks, err := s.st.ListWebhooks(r.Context())

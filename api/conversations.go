@@ -11,6 +11,7 @@ import (
 
 func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/login", s.login)
+	s.callRoutes(mux)
 	mux.HandleFunc("POST /api/v1/logout", s.logout)
 	mux.HandleFunc("GET /api/v1/me", s.who(staff, s.me))
 	mux.HandleFunc("PUT /api/v1/me/availability", s.who(staff, s.availability))
@@ -153,7 +154,7 @@ func (s *server) listEvents(messagesOnly bool) handler {
 		}
 		out := []store.Event{}
 		for _, e := range events {
-			if c.Kind == auth.KindCustomer && e.Type == store.EventNote {
+			if c.Kind == auth.KindCustomer && !store.CustomerSees(e) {
 				continue
 			}
 			out = append(out, e)

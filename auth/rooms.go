@@ -27,9 +27,13 @@ func NewOpenRooms(ttl time.Duration) *OpenRooms {
 	return &OpenRooms{ttl: ttl, now: time.Now, expires: map[string]time.Time{}}
 }
 
+// NewRoomID returns a new unguessable room or call id (a version 4 UUID:
+// 122 random bits).
+func NewRoomID() string { return uuid.NewString() }
+
 // Create makes a new room id.
 func (o *OpenRooms) Create() (id string, expires time.Time) {
-	id = uuid.NewString() // version 4: 122 random bits
+	id = NewRoomID()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.sweepLocked()

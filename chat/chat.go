@@ -112,11 +112,15 @@ type session struct {
 	console bool
 	ready   bool
 
-	wake    chan struct{}
-	mu      sync.Mutex
-	dirty   map[string]bool // console: conversations to re-send
-	sent    int64           // follow: last seq sent
-	stopped context.CancelFunc
+	wake  chan struct{}
+	mu    sync.Mutex
+	dirty map[string]bool // console: conversations to re-send
+	sent  int64           // follow: last seq sent
+	// queueDirty: the video queue changed since it was last sent;
+	// lastQueue is what a customer was last told of their place.
+	queueDirty bool
+	lastQueue  *desk.QueueStatus
+	stopped    context.CancelFunc
 }
 
 func (s *session) serve() {
@@ -189,7 +193,13 @@ func (s *session) hello(ctx context.Context, m ClientMessage, wg *sync.WaitGroup
 	switch {
 	case m.Console && s.caller.IsStaff():
 		s.console = true
-		s.stopped = s.srv.desk.WatchConsole(ctx, s.caller.ID, func(c store.Conversation) { s.mark(c.ID) })
+		stopConsole := s.srv.desk.WatchConsole(ctx, s.caller.ID, func(c store.Conversation) { s.mark(c.ID) })
+		stopQueue := s.srv.desk.WatchQueue(s.queueChanged)
+		stopNotices := s.srv.desk.WatchStaff(s.caller.ID, func(n desk.Notice) {
+			s.enqueue(ServerMessage{Type: TypeInvite, Notice: &n})
+		})
+		s.stopped = func() { stopConsole(); stopQueue(); stopNotices() }
+		s.queueDirty = true
 		list, err := st.ListConversations(ctx, store.ListFilter{Statuses: []store.Status{store.StatusOpen, store.StatusWaiting}, Limit: 200})
 		if err != nil {
 			s.sendError(m.Type, CodeInternal, "could not load conversations")
@@ -210,7 +220,10 @@ func (s *session) hello(ctx context.Context, m ClientMessage, wg *sync.WaitGroup
 		}
 		s.follow, s.sent = c.ID, max(m.After, 0)
 		welcome.Conversation = c
-		s.stopped = s.srv.desk.Watch(c.ID, func(store.Event) { s.poke() })
+		stopEvents := s.srv.desk.Watch(c.ID, func(store.Event) { s.poke() })
+		stopQueue := s.srv.desk.WatchQueue(s.queueChanged)
+		s.stopped = func() { stopEvents(); stopQueue() }
+		s.queueDirty = true
 	default:
 		s.sendError(m.Type, CodeBadMessage, "hello needs a conversation, or console for staff")
 		return false
@@ -224,6 +237,48 @@ func (s *session) hello(ctx context.Context, m ClientMessage, wg *sync.WaitGroup
 		s.pump(ctx)
 	}()
 	return true
+}
+
+// queueChanged marks the video queue for sending again.
+func (s *session) queueChanged() {
+	s.mu.Lock()
+	s.queueDirty = true
+	s.mu.Unlock()
+	s.poke()
+}
+
+// pumpQueue sends the video queue when it changed: the whole queue to a
+// console, their own place to a customer (only when it differs from
+// what they were last told).
+func (s *session) pumpQueue(ctx context.Context) error {
+	s.mu.Lock()
+	dirty := s.queueDirty
+	s.queueDirty = false
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	if s.console {
+		q, err := s.srv.desk.VideoQueue(ctx)
+		if err != nil {
+			return err
+		}
+		if q == nil {
+			q = []desk.QueueEntry{}
+		}
+		s.enqueue(ServerMessage{Type: TypeQueue, Queue: q})
+		return nil
+	}
+	st, err := s.srv.desk.QueueStatus(ctx, s.follow)
+	if err != nil {
+		return err
+	}
+	if s.lastQueue != nil && *s.lastQueue == st {
+		return nil
+	}
+	s.lastQueue = &st
+	s.enqueue(ServerMessage{Type: TypeQueue, Queue: st})
+	return nil
 }
 
 func (s *session) mark(id string) {
@@ -255,6 +310,9 @@ func (s *session) pump(ctx context.Context) {
 		} else {
 			err = s.pumpEvents(ctx)
 		}
+		if err == nil {
+			err = s.pumpQueue(ctx)
+		}
 		if err != nil && ctx.Err() == nil {
 			s.srv.log.Error("chat pump", "err", err)
 		}
@@ -270,7 +328,7 @@ func (s *session) pumpEvents(ctx context.Context) error {
 		for i := range events {
 			e := events[i]
 			s.sent = e.Seq
-			if e.Type == store.EventNote && s.caller.Kind == auth.KindCustomer {
+			if s.caller.Kind == auth.KindCustomer && !store.CustomerSees(e) {
 				continue
 			}
 			s.enqueue(ServerMessage{Type: TypeEvent, Conversation: s.follow, Event: &e})

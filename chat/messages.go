@@ -5,6 +5,7 @@ import (
 	"errors"
 	"unicode/utf8"
 
+	"videosupport/desk"
 	"videosupport/store"
 )
 
@@ -31,6 +32,11 @@ type ServerMessage struct {
 	Name         string       `json:"name,omitempty"`
 	Message      string       `json:"message,omitempty"`
 	About        string       `json:"about,omitempty"`
+	// Queue is, for a customer, their place in the video queue
+	// (desk.QueueStatus); for a console, the whole queue.
+	Queue any `json:"queue,omitempty"`
+	// Notice is an invitation to a call, for a console.
+	Notice *desk.Notice `json:"notice,omitempty"`
 }
 
 // Who is the person on the socket.
@@ -50,6 +56,8 @@ const (
 	TypeSummary = "summary"
 	TypeNotice  = "notice"
 	TypeError   = "error"
+	TypeQueue   = "queue"
+	TypeInvite  = "invite"
 )
 
 // Error and notice codes; pages translate them.

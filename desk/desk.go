@@ -45,6 +45,8 @@ type Desk struct {
 	rr       int
 	watchers map[string]map[*watcher]struct{} // conversation id -> watchers
 	consoles map[*watcher]struct{}
+
+	calls *calls // nil until EnableCalls
 }
 
 type watcher struct {

@@ -39,6 +39,7 @@ type app struct {
 	handler   http.Handler
 	stopHooks context.CancelFunc
 	hooksDone chan struct{}
+	queueDone chan struct{}
 }
 
 func newApp(cfg config, log *slog.Logger) (*app, error) {
@@ -64,15 +65,34 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	authn := &auth.Authenticator{Accounts: st, Conversations: st, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")}
 	hooks := webhook.New(webhook.Config{Store: st, Logger: log})
 	hookCtx, stopHooks := context.WithCancel(context.Background())
-	hooksDone := make(chan struct{})
+	hooksDone, queueDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(hooksDone)
 		_ = hooks.Run(hookCtx)
 	}()
+	secret, err := cfg.secret()
+	if err != nil {
+		stopHooks()
+		<-hooksDone
+		return nil, errors.Join(err, st.Close(), t.Close())
+	}
+	links, err := auth.NewLinkSigner(secret)
+	if err != nil {
+		stopHooks()
+		<-hooksDone
+		return nil, errors.Join(err, st.Close(), t.Close())
+	}
 	dsk := desk.New(st, hooks, log)
 	chatSrv := chat.NewServer(dsk, authn, log)
 	rooms := auth.NewOpenRooms(roomLifetime)
-	sig := signaling.NewServer(signaling.Config{Transport: t, Authorizer: rooms, Logger: log, MaxParticipants: cfg.MaxPeople})
+	door := callDoor{rooms: rooms, desk: dsk}
+	sig := signaling.NewServer(signaling.Config{Transport: t, Authorizer: door, Calls: door, Logger: log, MaxParticipants: cfg.MaxPeople})
+	dsk.EnableCalls(desk.CallConfig{PublicURL: cfg.PublicURL, Links: links, LinkTTL: cfg.LinkTTL,
+		CallbackAfter: cfg.CallbackAfter, WaitLimit: cfg.WaitLimit, Rooms: sig})
+	go func() {
+		defer close(queueDone)
+		dsk.RunQueue(hookCtx, time.Second)
+	}()
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler(api.Config{PublicURL: cfg.PublicURL, Rooms: rooms, Desk: dsk, Auth: authn, Logger: log}))
@@ -89,7 +109,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	}
 	mux.Handle("/", web.Handler())
 	return &app{cfg: cfg, log: log, transport: t, signaling: sig, chat: chatSrv, store: st, desk: dsk, handler: mux,
-		stopHooks: stopHooks, hooksDone: hooksDone}, nil
+		stopHooks: stopHooks, hooksDone: hooksDone, queueDone: queueDone}, nil
 }
 
 // shutdown tells every participant the server is going and closes rooms
@@ -99,5 +119,6 @@ func (a *app) shutdown(ctx context.Context) error {
 	err = errors.Join(err, a.chat.Shutdown(ctx))
 	a.stopHooks()
 	<-a.hooksDone
+	<-a.queueDone
 	return errors.Join(err, a.transport.Close(), a.store.Close())
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"videosupport/store"
 	"videosupport/store/postgres"
@@ -21,19 +25,23 @@ import (
 // config is everything the server can be told at start. Every flag has an
 // environment variable; a flag given on the command line wins.
 type config struct {
-	Listen     string
-	PublicURL  string
-	DataDir    string
-	DB         string
-	UDPPort    int
-	UDPPortMin int
-	UDPPortMax int
-	NATIPs     string
-	Loopback   bool
-	LogLevel   string
-	MaxStreams int
-	MaxPeople  int
-	Debug      bool
+	Listen        string
+	PublicURL     string
+	DataDir       string
+	DB            string
+	UDPPort       int
+	UDPPortMin    int
+	UDPPortMax    int
+	NATIPs        string
+	Loopback      bool
+	LogLevel      string
+	MaxStreams    int
+	MaxPeople     int
+	Debug         bool
+	SecretKey     string
+	LinkTTL       time.Duration
+	CallbackAfter time.Duration
+	WaitLimit     time.Duration
 }
 
 // configVars lists each setting once: flag, environment variable,
@@ -54,6 +62,10 @@ func (c *config) vars() []settingVar {
 		{&c.MaxStreams, "max-streams", "VS_MAX_STREAMS", 0, "capacity in forwarded streams; past it joins get server_busy (0: no limit)"},
 		{&c.MaxPeople, "max-participants", "VS_MAX_PARTICIPANTS", 16, "people in one call at most"},
 		{&c.Debug, "debug", "VS_DEBUG", false, "serve /debug/pprof and /debug/vars for profiling (never on a public address)"},
+		{&c.SecretKey, "secret-key", "VS_SECRET_KEY", "", "base64 key (32+ bytes) that signs join links; empty: made once and kept in the data directory. Every node of a cluster needs the same"},
+		{&c.LinkTTL, "link-ttl", "VS_LINK_TTL", 24 * time.Hour, "how long a join link can be opened"},
+		{&c.CallbackAfter, "callback-after", "VS_CALLBACK_AFTER", 3 * time.Minute, "wait in the video queue before a callback is offered"},
+		{&c.WaitLimit, "wait-limit", "VS_WAIT_LIMIT", 5 * time.Minute, "wait in a waiting room before the page offers to leave a message"},
 	}
 }
 
@@ -103,6 +115,16 @@ func bindFlags(fs *flag.FlagSet, vars []settingVar, getenv func(string) string) 
 				def = n
 			}
 			fs.IntVar(p, v.flag, def, help)
+		case *time.Duration:
+			def := v.def.(time.Duration)
+			if env != "" {
+				d, err := time.ParseDuration(env)
+				if err != nil {
+					return fmt.Errorf("%s=%q is not a duration like 90s or 5m", v.env, env)
+				}
+				def = d
+			}
+			fs.DurationVar(p, v.flag, def, help)
 		case *bool:
 			def := v.def.(bool)
 			if env != "" {
@@ -143,6 +165,14 @@ func (c *config) validate() error {
 	if c.UDPPortMin > c.UDPPortMax && c.UDPPortMax != 0 {
 		return fmt.Errorf("-udp-port-min %d is above -udp-port-max %d", c.UDPPortMin, c.UDPPortMax)
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"link-ttl", c.LinkTTL}, {"callback-after", c.CallbackAfter}, {"wait-limit", c.WaitLimit}} {
+		if d.v <= 0 {
+			return fmt.Errorf("-%s %s must be positive", d.name, d.v)
+		}
+	}
 	if _, err := c.logLevel(); err != nil {
 		return err
 	}
@@ -180,6 +210,47 @@ func (c *config) logLevel() (slog.Level, error) {
 		return l, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
 	return l, nil
+}
+
+// secret returns the server secret: -secret-key, or the one kept in the
+// data directory, made on first start.
+func (c *config) secret() ([]byte, error) {
+	if c.SecretKey != "" {
+		k, err := base64.StdEncoding.DecodeString(c.SecretKey)
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("-secret-key must be base64 of at least 32 bytes")
+		}
+		return k, nil
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("%s is not base64 of at least 32 bytes", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	// O_EXCL: two servers starting on one data directory keep one key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.secret()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	return k, f.Close()
 }
 
 func defaultGetenv(k string) string { return os.Getenv(k) }
