@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,13 @@ type Client struct {
 // Dial connects to the signaling websocket at url (ws://host/ws). onTrack
 // is called for every track the server sends.
 func Dial(ctx context.Context, url string, api *webrtc.API, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*Client, error) {
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	return DialHeader(ctx, url, nil, api, onTrack)
+}
+
+// DialHeader is Dial with HTTP headers on the websocket request: the
+// Origin and Cookie a browser would send.
+func DialHeader(ctx context.Context, url string, h http.Header, api *webrtc.API, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*Client, error) {
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, url, h)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
