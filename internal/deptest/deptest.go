@@ -1,7 +1,7 @@
 // Package deptest enforces the direction of imports that STYLE.md gives:
 // media flows browser -> signaling -> sfu -> recording -> record, so sfu
-// imports nothing of ours, recording never reaches back to signaling, and
-// only cmd picks concrete storage backends.
+// and blob import nothing of ours, recording never reaches back to
+// signaling, and only cmd picks concrete storage backends.
 package deptest
 
 import (
@@ -51,6 +51,8 @@ func forbidden(pkg, dep string) string {
 		return "sfu imports nothing of ours; callers plug in through its interfaces"
 	case under(pkg, Module+"/recording") && under(dep, Module+"/signaling"):
 		return "recording never reaches back to signaling"
+	case under(pkg, Module+"/blob") && under(dep, Module) && !under(dep, Module+"/blob"):
+		return "blob imports nothing of ours; recording and api use it"
 	case !under(pkg, Module+"/cmd") && !under(pkg, Module+"/internal/testenv") && !isBackend(pkg):
 		// internal/testenv is test support: it starts and reaches real
 		// servers for tests, which is a test's privilege.
