@@ -64,6 +64,7 @@ type Room struct {
 	mu     sync.Mutex
 	peers  map[string]*Peer
 	tracks map[string]*upTrack
+	rec    roomRecording // see sink.go
 	closed bool
 	wg     sync.WaitGroup // forwarders and RTCP readers
 }
@@ -221,9 +222,10 @@ func (r *Room) publish(p *Peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	r.wg.Add(2)
 	r.mu.Unlock()
 
+	r.syncSink(u) // before the first packet is forwarded
 	go func() {
 		defer r.wg.Done()
-		drainRTCP(recv)
+		u.rec.readRTCP(recv)
 	}()
 	go func() {
 		defer r.wg.Done()
@@ -240,6 +242,7 @@ func (r *Room) publish(p *Peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 
 // unpublish removes an ended track from every subscriber.
 func (r *Room) unpublish(u *upTrack) {
+	u.rec.end()
 	u.kf.stop()
 	r.mu.Lock()
 	delete(r.tracks, u.info.ID)
@@ -251,14 +254,6 @@ func (r *Room) unpublish(u *upTrack) {
 	}
 	if !closed {
 		r.events.TrackUnpublished(u.info)
-	}
-}
-
-func drainRTCP(recv *webrtc.RTPReceiver) {
-	for {
-		if _, _, err := recv.ReadRTCP(); err != nil {
-			return
-		}
 	}
 }
 

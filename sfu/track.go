@@ -30,6 +30,7 @@ type upTrack struct {
 	mu      sync.Mutex                   // serialises changes to downs
 	downs   atomic.Pointer[[]*downTrack] // copy on write: the forwarder never locks
 	streams *atomic.Int64                // the transport's count of forwarded streams
+	rec     sinkSlot                     // recording, see sink.go
 }
 
 func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConnection, every time.Duration, streams *atomic.Int64) *upTrack {
@@ -92,6 +93,7 @@ func (u *upTrack) writeAll(p *rtp.Packet) {
 	for _, d := range *u.downs.Load() {
 		d.writeRTP(p)
 	}
+	u.rec.write(p)
 }
 
 // binding is what a subscriber's peer connection negotiated for a track.
