@@ -32,7 +32,9 @@ func TestRetention(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s := newSealed(t, disk.Options{Now: clk.Now})
 	ctx := context.Background()
-	rec := func(conv, name string) string { return blob.ConversationPrefix(conv) + "recordings/" + name + "/call.webm" }
+	rec := func(conv, name string) string {
+		return blob.ConversationPrefix(conv) + "recordings/" + name + "/call.webm"
+	}
 	old := []string{rec("gone", "r1"), rec("gone", "r2"), rec("mixed", "r1")}
 	for _, k := range old {
 		blobtest.Put(t, s, k, webm(1000))

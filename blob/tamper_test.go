@@ -47,7 +47,7 @@ func TestTamper(t *testing.T) {
 		"drop chunk 1": func(raw []byte) []byte {
 			return append(raw[:headerSize+sealedLen:headerSize+sealedLen], raw[headerSize+2*sealedLen:]...)
 		},
-		"truncate to three full chunks": func(raw []byte) []byte { return raw[:headerSize+3*sealedLen] },
+		"truncate to three full chunks":  func(raw []byte) []byte { return raw[:headerSize+3*sealedLen] },
 		"truncate inside the last chunk": func(raw []byte) []byte { return raw[:len(raw)-100] },
 		"truncate by one byte":           func(raw []byte) []byte { return raw[:len(raw)-1] },
 		"truncate to the header":         func(raw []byte) []byte { return raw[:headerSize] },
