@@ -324,7 +324,6 @@ func subsequence(want, got []string) bool {
 	return i == len(want)
 }
 
-
 // TestJoinLinkRefusals: every kind of bad link gets its own clear answer
 // (the page words each) and an event in the conversation's record.
 func TestJoinLinkRefusals(t *testing.T) {
