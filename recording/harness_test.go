@@ -1,7 +1,7 @@
 package recording
 
 import (
-	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -15,6 +15,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 
 	"videosupport/internal/testmedia"
 	"videosupport/sfu"
@@ -298,24 +299,46 @@ func (cl *client) publish(t *testing.T) *publishing {
 	return &publishing{video: video, audio: audio, keyframes: testmedia.KeyframeRequests(vs)}
 }
 
-// play sends the test media for d and returns how long it really played.
+// play sends the test media for d and returns how long it played. Each
+// sample goes out at its time from the start, catching up after a stall,
+// so that on a loaded machine the media sent still spans the wall time
+// (testmedia's tickers skip ticks instead).
 func (p *publishing) play(d time.Duration, frames, pkts [][]byte) (time.Duration, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
 	start := time.Now()
-	wg.Add(2)
-	go func() { defer wg.Done(); errs <- testmedia.PlayVideo(ctx, p.video, frames, p.keyframes) }()
-	go func() { defer wg.Done(); errs <- testmedia.PlayAudio(ctx, p.audio, pkts) }()
-	time.Sleep(d) // the length of the recording under test, not a synchronisation
-	cancel()
-	wg.Wait()
-	played := time.Since(start)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return played, err
+	end := start.Add(d)
+	var wg sync.WaitGroup
+	var verr, aerr error
+	wg.Go(func() {
+		i := 0
+		for n := 0; ; n++ {
+			at := start.Add(time.Duration(n) * testmedia.VideoFrameDuration)
+			if !at.Before(end) {
+				return
+			}
+			time.Sleep(time.Until(at))
+			select {
+			case <-p.keyframes:
+				i = 0 // as an encoder answers a PLI
+			default:
+			}
+			if verr = p.video.WriteSample(media.Sample{Data: frames[i], Duration: testmedia.VideoFrameDuration}); verr != nil {
+				return
+			}
+			i = (i + 1) % len(frames)
 		}
-	}
-	return played, nil
+	})
+	wg.Go(func() {
+		for n := 0; ; n++ {
+			at := start.Add(time.Duration(n) * testmedia.AudioFrameDuration)
+			if !at.Before(end) {
+				return
+			}
+			time.Sleep(time.Until(at))
+			if aerr = p.audio.WriteSample(media.Sample{Data: pkts[n%len(pkts)], Duration: testmedia.AudioFrameDuration}); aerr != nil {
+				return
+			}
+		}
+	})
+	wg.Wait()
+	return d, errors.Join(verr, aerr)
 }

@@ -150,6 +150,7 @@ func TestRecordTwoClients(t *testing.T) {
 	pubs := []*publishing{call.join("alice", 0).publish(t), call.join("bob", 0).publish(t)}
 
 	const length = 5 * time.Second // more than one loop of the 4 s test video
+	playStart := time.Now()
 	played := make([]time.Duration, len(pubs))
 	errs := make([]error, len(pubs))
 	var wg sync.WaitGroup
@@ -201,8 +202,9 @@ func TestRecordTwoClients(t *testing.T) {
 				t.Errorf("%s: %dx%d, want 320x240", f, m.Width, m.Height)
 			}
 		}
-		t.Logf("%s: %s %.3f s (published %.3f s), %d frames, %d lost, %d dropped, %d SRs",
-			filepath.Base(f), p.codec, p.duration, pub.Seconds(), len(got), m.LostPackets, m.DroppedFrames, len(m.SenderReports))
+		t.Logf("%s: %s %.3f s (published %.3f s), %d frames, %d lost, %d dropped, %d SRs, first frame %v after play, ended %v after",
+			filepath.Base(f), p.codec, p.duration, pub.Seconds(), len(got), m.LostPackets, m.DroppedFrames, len(m.SenderReports),
+			m.Started.Sub(playStart), m.Ended.Sub(playStart))
 	}
 	if d := call.room.SinkDrops(); d != 0 {
 		t.Errorf("%d packets dropped on the way to the recorder", d)

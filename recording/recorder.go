@@ -177,8 +177,11 @@ func (s *trackSink) keepSR() {
 func (s *trackSink) Close() {
 	if !s.failed {
 		s.jb.flush()
+		// A frame still being assembled is incomplete: the track ended
+		// before its last packet, so it is dropped.
 		if s.inFrame {
-			s.finishFrame() // the last frame lost its marker only if the track was cut
+			s.inFrame = false
+			s.dropped++
 		}
 	}
 	s.closeSegment()
