@@ -99,6 +99,16 @@ const (
 	EventCallbackChosen  = "call.callback_requested"
 	EventKeptWaiting     = "call.kept_waiting"
 	EventVideoWithdrawn  = "call.request_withdrawn"
+
+	// Recording and its audit trail.
+	EventRecordingStarted = "recording.started"
+	EventRecordingStopped = "recording.stopped"
+	EventConsent          = "recording.consent" // who, consent text version, choice
+	EventRecordingReady   = "recording.ready"
+	EventRecordingFailed  = "recording.failed"
+	EventRecordingPlayed  = "recording.played"     // audit: staff played it
+	EventRecordingFetched = "recording.downloaded" // audit: staff downloaded it
+	EventRecordingDeleted = "recording.deleted"
 )
 
 // CustomerSees reports whether the customer's own views of the record
@@ -106,7 +116,8 @@ const (
 // refused links) are for staff.
 func CustomerSees(e Event) bool {
 	switch e.Type {
-	case EventNote, EventCallInvited, EventCallLinkRefused, EventCallTransferred:
+	case EventNote, EventCallInvited, EventCallLinkRefused, EventCallTransferred,
+		EventRecordingPlayed, EventRecordingFetched:
 		return false
 	}
 	return true
@@ -338,11 +349,60 @@ type Calls interface {
 	VideoQueue(ctx context.Context) ([]VideoRequest, error)
 }
 
+// Recording states.
+const (
+	RecordingActive     = "recording"  // tracks are being written
+	RecordingProcessing = "processing" // the call's file is being built
+	RecordingReady      = "ready"
+	RecordingFailed     = "failed"
+	RecordingDeleted    = "deleted" // past retention, or its conversation's key destroyed
+)
+
+// Recording is one recorded call (or part of one), attached to its
+// conversation.
+type Recording struct {
+	ID             string `json:"id"`
+	ConversationID string `json:"conversationId"`
+	CallID         string `json:"callId"`
+	Status         string `json:"status"`
+	// Interrupted: the server stopped while recording; the files were
+	// repaired up to about that moment.
+	Interrupted  bool       `json:"interrupted"`
+	StartedAt    time.Time  `json:"startedAt"`
+	EndedAt      *time.Time `json:"endedAt,omitempty"`
+	DurationMs   int64      `json:"durationMs"`
+	Participants []string   `json:"participants"`
+	Size         int64      `json:"size"`
+	SHA256       string     `json:"sha256,omitempty"`
+	// Progress of building the call's file, 0 to 1, while processing.
+	Progress float64 `json:"progress"`
+	Error    string  `json:"error,omitempty"`
+	// BlobKey is where the call's file is kept; never sent out.
+	BlobKey string `json:"-"`
+}
+
+// Recordings stores recordings. Changes may append an event to the
+// conversation's timeline in the same transaction.
+type Recordings interface {
+	// CreateRecording stores r (its ID filled when empty) and e.
+	CreateRecording(ctx context.Context, r Recording, e Event) (Recording, Event, error)
+	Recording(ctx context.Context, id string) (Recording, error)
+	// ListRecordings lists a conversation's recordings, oldest first.
+	ListRecordings(ctx context.Context, conversationID string) ([]Recording, error)
+	// RecordingsByStatus lists recordings in any of the statuses, oldest
+	// first (unfinished ones after a crash; ready ones for retention).
+	RecordingsByStatus(ctx context.Context, statuses ...string) ([]Recording, error)
+	// UpdateRecording saves every field of r but its ids and start, and
+	// appends e when it is not nil.
+	UpdateRecording(ctx context.Context, r Recording, e *Event) (Event, error)
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Conversations
 	Accounts
 	Webhooks
 	Calls
+	Recordings
 	Close() error
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, b Backend) {
 		{"Calls", testCalls},
 		{"OneCallAtATime", testOneCallAtATime},
 		{"VideoQueue", testVideoQueue},
+		{"Recordings", testRecordings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
