@@ -121,7 +121,9 @@ func newLayout(stored int64, chunk int) (layout, error) {
 	full := int64(chunk) + tagSize
 	n := (body + full - 1) / full
 	last := body - (n-1)*full
-	if last < tagSize {
+	// The writer holds a full chunk back until it knows whether it is the
+	// last, so only an empty object ends in an empty chunk.
+	if last < tagSize || (n > 1 && last == tagSize) {
 		return layout{}, fmt.Errorf("stored size %d is not a whole number of chunks: %w", stored, ErrCorrupt)
 	}
 	return layout{chunk: chunk, chunks: n, size: (n-1)*int64(chunk) + last - tagSize}, nil
