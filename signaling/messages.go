@@ -40,6 +40,14 @@ type Message struct {
 	// joined (server, to staff): who is knocking in the waiting room.
 	Waiting []Participant `json:"waiting,omitempty"`
 
+	// recording (server), joined: whether the call is being recorded.
+	Recording *RecordingState `json:"recording,omitempty"`
+	// record (staff): start (true) or stop recording.
+	On *bool `json:"on,omitempty"`
+	// consent (client): "agree" or "decline", to a version of the text.
+	Consent string `json:"consent,omitempty"`
+	Version string `json:"version,omitempty"`
+
 	// participant-left and bye (server): why.
 	Reason string `json:"reason,omitempty"`
 
@@ -58,6 +66,9 @@ type Participant struct {
 	AudioMuted bool    `json:"audioMuted"`
 	VideoMuted bool    `json:"videoMuted"`
 	Tracks     []Track `json:"tracks,omitempty"`
+	// Consent to the recording going on: "agreed", "declined", or
+	// empty (not answered yet, or nothing is recorded).
+	Consent string `json:"consent,omitempty"`
 }
 
 // Track describes a published media track. StreamID equals the
@@ -94,6 +105,11 @@ const (
 	TypeAdmitted = "admitted" // server: participant was let in
 	TypeDeclined = "declined" // server to staff: participant was turned away
 	TypeEnd      = "end"      // staff: end the call for everyone
+
+	// Recording, with consent.
+	TypeRecord    = "record"    // staff: start or stop recording
+	TypeRecording = "recording" // server: recording started or stopped
+	TypeConsent   = "consent"   // client: an answer; server: someone's answer
 )
 
 // Peer connection names used in the pc field.
@@ -179,6 +195,14 @@ func ParseClientMessage(data []byte) (Message, error) {
 	case TypeAdmit, TypeDecline:
 		if m.Participant == nil || m.Participant.ID == "" {
 			return bad(m.Type + " needs participant.id")
+		}
+	case TypeRecord:
+		if m.On == nil {
+			return bad("record needs on: true or false")
+		}
+	case TypeConsent:
+		if (m.Consent != "agree" && m.Consent != "decline") || m.Version == "" {
+			return bad(`consent needs consent "agree" or "decline" and the text's version`)
 		}
 	case TypeLeave, TypeEnd:
 	default:

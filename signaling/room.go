@@ -27,6 +27,8 @@ type room struct {
 	info    map[string]*Participant
 	waiting map[string]*session // knocking, not yet let in
 	ended   bool
+	rec     *RecordingState // nil: not recording
+	recBusy bool            // a start or stop is under way
 }
 
 func newRoom(s *Server, id string) *room {
@@ -167,7 +169,12 @@ func (r *room) add(sess *session, max int) error {
 	delete(r.waiting, sess.id)
 	p := sess.participant()
 	me := &p
-	sess.enqueue(mustMarshal(Message{Type: TypeJoined, Room: r.id, You: me, Participants: others, Waiting: waiting}))
+	var rec *RecordingState
+	if r.rec != nil {
+		c := *r.rec
+		rec = &c
+	}
+	sess.enqueue(mustMarshal(Message{Type: TypeJoined, Room: r.id, You: me, Participants: others, Waiting: waiting, Recording: rec}))
 	r.broadcastLocked(sess.id, Message{Type: TypeParticipantJoined, Participant: me})
 	r.members[sess.id] = sess
 	r.info[sess.id] = me

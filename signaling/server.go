@@ -102,6 +102,11 @@ type Config struct {
 	Logger     *slog.Logger
 	// Calls, when set, hears the steps of calls tied to conversations.
 	Calls CallEvents
+	// Recording, when set, lets staff record calls tied to
+	// conversations, with everyone's consent to ConsentVersion of the
+	// consent text (the pages show it); "" means "1".
+	Recording      RecordingControl
+	ConsentVersion string
 	// MaxParticipants per room; 0 means 16.
 	MaxParticipants int
 	// PingInterval and PongWait detect dead sockets: a client silent for
@@ -134,6 +139,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ConsentVersion == "" {
+		cfg.ConsentVersion = "1"
 	}
 	s := &Server{cfg: cfg, rooms: map[string]*room{}, sessions: map[*session]struct{}{}}
 	s.upgrader = websocket.Upgrader{
@@ -262,6 +270,9 @@ func (s *Server) knock(roomID string, sess *session) (*room, error) {
 
 // endCall ends a call for everyone in it and tells the record.
 func (s *Server) endCall(r *room, g Grant, by Participant) {
+	if s.cfg.Recording != nil && r.claimRecording(false) {
+		s.stopRecording(r, g, by)
+	}
 	if !r.end() {
 		return
 	}
@@ -289,6 +300,9 @@ func (s *Server) release(r *room, sess *session, reason string) {
 	}
 	if !last && sess.peer != nil && sess.grant.CallID != "" && isStaff(sess.grant.Role) && r.staffLeft() {
 		s.endCall(r, sess.grant, sess.participant())
+	}
+	if last && s.cfg.Recording != nil && r.claimRecording(false) {
+		s.stopRecording(r, sess.grant, sess.participant())
 	}
 	if last {
 		r.media.Close()

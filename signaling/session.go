@@ -114,6 +114,10 @@ func (s *session) handle(data []byte) bool {
 		s.decide(m)
 	case TypeEnd:
 		s.end(m)
+	case TypeRecord:
+		s.record(m)
+	case TypeConsent:
+		s.consent(m)
 	}
 	return true
 }

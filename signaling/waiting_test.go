@@ -66,7 +66,7 @@ func (s *steps) has(line string) bool {
 	return false
 }
 
-func startCallServer(t *testing.T, room string, rec *steps) (string, *signaling.Server) {
+func startCallServer(t *testing.T, room string, rec *steps, opts ...func(*signaling.Config)) (string, *signaling.Server) {
 	t.Helper()
 	tr, err := sfu.NewTransport(sfu.NetworkConfig{Loopback: true})
 	if err != nil {
@@ -85,8 +85,12 @@ func startCallServer(t *testing.T, room string, rec *steps) (string, *signaling.
 		g.Seat = "link-1"
 		auth.by[tok] = g
 	}
-	srv := signaling.NewServer(signaling.Config{Transport: tr, Authorizer: auth, Calls: rec,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := signaling.Config{Transport: tr, Authorizer: auth, Calls: rec,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := signaling.NewServer(cfg)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
