@@ -346,7 +346,7 @@ func (d *Desk) refuseLink(ctx context.Context, call store.Call, role string, why
 	d.log.Info("join link refused", "call", call.ID, "reason", why.Error())
 	_, err := d.record(ctx, store.Event{ConversationID: call.ConversationID, Type: store.EventCallLinkRefused,
 		Actor: store.Actor{Name: "system", Role: store.RoleSystem},
-		Data:  eventData(map[string]string{"callId": call.ID, "reason": why.Error(), "role": role})}, nil)
+		Data:  eventData(map[string]string{"callId": call.ID, "reason": why.Error(), "role": role})}, map[string]any{"call": call})
 	if err != nil {
 		d.log.Error("record refused link", "call", call.ID, "err", err)
 	}

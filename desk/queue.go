@@ -51,7 +51,7 @@ func (d *Desk) WithdrawVideo(ctx context.Context, conversationID string, by auth
 	if err != nil {
 		return err
 	}
-	d.announce(ctx, e, nil)
+	d.announce(ctx, e, map[string]any{})
 	d.queueChanged()
 	return nil
 }
