@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -37,6 +39,7 @@ type NetworkConfig struct {
 type Transport struct {
 	API        *webrtc.API
 	mux        ice.UDPMux
+	batch      *sendBatcher // with mux: batches forwarders' writes
 	open       atomic.Int64 // peer connections not yet closed
 	streams    atomic.Int64 // downTracks attached to a forwarder
 	maxStreams int64
@@ -66,15 +69,22 @@ func (t *Transport) Close() error {
 // NewTransport builds the Pion API every peer connection of this server
 // uses: VP8 and Opus, NACK in both directions, RTCP sender and receiver
 // reports, and transport-wide congestion control feedback to publishers.
+//
+// Subscribers' NACKs are answered by the forwarder from one cache per
+// published track (see retransmit.go), not by Pion's NACK responder,
+// which keeps a copy of every packet for every subscriber. With a shared
+// UDP port, writes to subscribers are batched (see batch.go).
 func NewTransport(nc NetworkConfig) (*Transport, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(m, reg); err != nil {
+	nackGen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, fmt.Errorf("configure nack: %w", err)
 	}
+	reg.Add(nackGen)
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
@@ -83,6 +93,10 @@ func NewTransport(nc NetworkConfig) (*Transport, error) {
 	}
 
 	s := webrtc.SettingEngine{}
+	// AES-GCM encrypts and authenticates in one pass with the CPU's AES
+	// and carry-less multiply instructions: the cheapest profile per
+	// packet. 128-bit keys take fewer rounds than 256.
+	s.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	// mDNS host names cannot be resolved by a server, and hiding our own
 	// address is pointless: it is public.
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -111,7 +125,12 @@ func NewTransport(nc NetworkConfig) (*Transport, error) {
 	t := &Transport{maxStreams: int64(nc.MaxStreams)}
 	switch {
 	case nc.UDPPort != 0:
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4)}
+		t.batch = &sendBatcher{}
+		bn, err := newBatchNet(t.batch)
+		if err != nil {
+			return nil, fmt.Errorf("network: %w", err)
+		}
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4), ice.UDPMuxFromPortWithNet(bn)}
 		if nc.Loopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}

@@ -205,7 +205,7 @@ func (r *Room) Close() {
 // publish starts forwarding a new track from p to everybody else.
 func (r *Room) publish(p *Peer, remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	info := TrackInfo{ID: "t-" + uuid.NewString(), StreamID: p.id, PeerID: p.id, Kind: remote.Kind().String()}
-	u := newUpTrack(info, remote, p.pub, KeyframeInterval, &r.t.streams)
+	u := newUpTrack(info, remote, p.pub, KeyframeInterval, r.t)
 
 	r.mu.Lock()
 	if r.closed || r.peers[p.id] != p {

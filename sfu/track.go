@@ -30,11 +30,16 @@ type upTrack struct {
 	mu      sync.Mutex                   // serialises changes to downs
 	downs   atomic.Pointer[[]*downTrack] // copy on write: the forwarder never locks
 	streams *atomic.Int64                // the transport's count of forwarded streams
+	batch   *sendBatcher                 // the transport's, nil without a shared UDP port
+	cache   *retransmitCache             // answers NACKs; nil for audio (no NACK negotiated)
 	rec     sinkSlot                     // recording, see sink.go
 }
 
-func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConnection, every time.Duration, streams *atomic.Int64) *upTrack {
-	u := &upTrack{info: info, remote: remote, codec: remote.Codec().RTPCodecCapability, streams: streams}
+func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConnection, every time.Duration, t *Transport) *upTrack {
+	u := &upTrack{info: info, remote: remote, codec: remote.Codec().RTPCodecCapability, streams: &t.streams, batch: t.batch}
+	if remote.Kind() == webrtc.RTPCodecTypeVideo {
+		u.cache = &retransmitCache{}
+	}
 	u.downs.Store(&[]*downTrack{})
 	ssrc := uint32(remote.SSRC())
 	u.kf = newKeyframeThrottle(every, func() {
@@ -88,11 +93,18 @@ func (u *upTrack) forward() {
 	}
 }
 
-// writeAll sends one packet to every subscriber: the hot path.
+// writeAll sends one packet to every subscriber: the hot path. The
+// datagrams of one packet to all subscribers leave in one batch (one
+// sendmmsg per socket) when the transport batches.
 func (u *upTrack) writeAll(p *rtp.Packet) {
+	if u.cache != nil {
+		u.cache.put(p)
+	}
+	u.batch.begin()
 	for _, d := range *u.downs.Load() {
 		d.writeRTP(p)
 	}
+	u.batch.end()
 	u.rec.write(p)
 }
 
@@ -111,6 +123,7 @@ type downTrack struct {
 	sub    *Peer
 	sender *webrtc.RTPSender
 	bound  atomic.Pointer[binding]
+	hdr    rtp.Header // the forwarder's, reused: Pion keeps no reference past a write
 }
 
 // Bind implements webrtc.TrackLocal.
@@ -151,33 +164,42 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.remote.Kind() }
 // writeRTP sends one packet with the subscriber's SSRC and payload type.
 // The payload is untouched. Header extensions are dropped: their ids were
 // negotiated with the publisher, not with this subscriber.
+// Only the forwarder calls it.
 func (d *downTrack) writeRTP(p *rtp.Packet) {
+	d.hdr = p.Header
+	d.write(&d.hdr, p.Payload)
+}
+
+// write rewrites h for the subscriber and sends it with payload.
+func (d *downTrack) write(h *rtp.Header, payload []byte) {
 	b := d.bound.Load()
 	if b == nil {
 		return
 	}
-	h := p.Header
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
 	h.Extension = false
 	h.ExtensionProfile = 0
 	h.Extensions = nil
-	_, _ = b.w.WriteRTP(&h, p.Payload)
+	_, _ = b.w.WriteRTP(h, payload)
 }
 
-// readRTCP drains the subscriber's RTCP for this track (the NACK responder
-// and reports interceptors work as it is read) and passes keyframe
-// requests on to the publisher.
+// readRTCP drains the subscriber's RTCP for this track (the reports
+// interceptor works as it is read), resends what it NACKs and passes
+// keyframe requests on to the publisher.
 func (d *downTrack) readRTCP() {
+	var r resender
 	for {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.up.kf.request()
+			case *rtcp.TransportLayerNack:
+				r.resend(d, p)
 			}
 		}
 	}
