@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 )
 
 // The sealed object format, version 1:
@@ -148,123 +147,6 @@ func (l layout) span(i int64) (off int64, sealedLen int, plainLen int) {
 		plainLen = int(l.size - i*int64(l.chunk))
 	}
 	return off, plainLen + tagSize, plainLen
-}
-
-// sealedReader decrypts a sealed object on demand: ReadAt opens only the
-// chunks the range covers. It keeps the last chunk a read ended inside,
-// because http.ServeContent reads sequentially in pieces smaller than a
-// chunk.
-type sealedReader struct {
-	src    io.ReaderAt
-	closer io.Closer
-	name   string
-	s      *sealer
-	l      layout
-	bufs   sync.Pool
-
-	mu       sync.Mutex
-	cacheIdx int64
-	cache    []byte
-}
-
-// openSealed reads the layout from the stored size and authenticates the
-// final chunk, so a truncated object fails at once, not at the end of a
-// playback.
-func openSealed(src io.ReaderAt, stored int64, s *sealer, name string) (*sealedReader, error) {
-	l, err := newLayout(stored, s.chunk)
-	if err != nil {
-		return nil, fmt.Errorf("blob: %s: %w", name, err)
-	}
-	r := &sealedReader{src: src, name: name, s: s, l: l, cacheIdx: -1}
-	r.bufs.New = func() any { b := make([]byte, s.chunk+tagSize); return &b }
-	bp := r.bufs.Get().(*[]byte)
-	defer r.bufs.Put(bp)
-	plain, err := r.decrypt(l.chunks-1, *bp)
-	if err != nil {
-		return nil, err
-	}
-	r.keep(l.chunks-1, plain)
-	return r, nil
-}
-
-// Size is the plaintext size.
-func (r *sealedReader) Size() int64 { return r.l.size }
-
-// Close closes the underlying object.
-func (r *sealedReader) Close() error {
-	if r.closer == nil {
-		return nil
-	}
-	return r.closer.Close()
-}
-
-// ReadAt implements io.ReaderAt over the plaintext.
-func (r *sealedReader) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("blob: %s: negative offset %d", r.name, off)
-	}
-	n := 0
-	for n < len(p) && off < r.l.size {
-		idx := off / int64(r.l.chunk)
-		within := int(off - idx*int64(r.l.chunk))
-		m, err := r.copyChunk(p[n:], idx, within)
-		if err != nil {
-			return n, err
-		}
-		n += m
-		off += int64(m)
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// copyChunk copies plaintext of chunk idx from offset within into dst.
-func (r *sealedReader) copyChunk(dst []byte, idx int64, within int) (int, error) {
-	r.mu.Lock()
-	if r.cacheIdx == idx {
-		n := copy(dst, r.cache[within:])
-		r.mu.Unlock()
-		return n, nil
-	}
-	r.mu.Unlock()
-	bp := r.bufs.Get().(*[]byte)
-	defer r.bufs.Put(bp)
-	plain, err := r.decrypt(idx, *bp)
-	if err != nil {
-		return 0, err
-	}
-	n := copy(dst, plain[within:])
-	if within+n < len(plain) {
-		r.keep(idx, plain) // the next sequential read starts in this chunk
-	}
-	return n, nil
-}
-
-func (r *sealedReader) keep(idx int64, plain []byte) {
-	r.mu.Lock()
-	r.cache = append(r.cache[:0], plain...)
-	r.cacheIdx = idx
-	r.mu.Unlock()
-}
-
-// decrypt reads and opens chunk idx in buf, returning its plaintext.
-func (r *sealedReader) decrypt(idx int64, buf []byte) ([]byte, error) {
-	off, sealedLen, _ := r.l.span(idx)
-	buf = buf[:sealedLen]
-	n, err := r.src.ReadAt(buf, off)
-	if n < sealedLen {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = ErrCorrupt // shorter than when opened
-		}
-		return nil, fmt.Errorf("blob: %s: read chunk %d: %w", r.name, idx, err)
-	}
-	plain, err := r.s.open(buf[:0], buf, idx, idx == r.l.chunks-1)
-	if err != nil {
-		return nil, fmt.Errorf("blob: %s: chunk %d of %d does not authenticate: %w", r.name, idx, r.l.chunks, ErrCorrupt)
-	}
-	return plain, nil
 }
 
 // chunkWriter seals a stream into chunks. A full chunk is held back until

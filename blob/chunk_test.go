@@ -69,9 +69,19 @@ func openBytes(stored []byte, chunk int) (*sealedReader, error) {
 }
 
 // TestChunkBoundaries reads every offset of objects of every size up to
-// five chunks, with lengths on both sides of each boundary.
+// four chunks, with lengths on both sides of each boundary, fetching one
+// chunk, three or all at once.
 func TestChunkBoundaries(t *testing.T) {
-	for size := 0; size <= 5*testChunk+1; size++ {
+	for _, batch := range []int{1, 3, maxBatch} {
+		t.Run(fmt.Sprint("batch", batch), func(t *testing.T) {
+			t.Parallel()
+			testChunkBoundaries(t, batch)
+		})
+	}
+}
+
+func testChunkBoundaries(t *testing.T, batch int) {
+	for size := 0; size <= 4*testChunk+1; size++ {
 		plain := make([]byte, size)
 		for i := range plain {
 			plain[i] = byte(i*7 + size)
@@ -91,6 +101,7 @@ func TestChunkBoundaries(t *testing.T) {
 		if r.Size() != int64(size) {
 			t.Fatalf("size %d: reader says %d", size, r.Size())
 		}
+		r.batch = batch
 		for off := 0; off <= size+1; off++ {
 			for _, n := range []int{0, 1, testChunk - 1, testChunk, testChunk + 1, 2*testChunk + 3, size} {
 				p := make([]byte, n)
@@ -138,9 +149,10 @@ func FuzzOpenSealed(f *testing.F) {
 		if err != nil {
 			return
 		}
+		r.batch = 2
 		plain := make([]byte, r.Size())
-		// Read in odd pieces, out of order, to take the cache's paths.
-		for _, step := range []int{testChunk/2 + 1, 3} {
+		// Read in odd pieces, to take the cache's and the batches' paths.
+		for _, step := range []int{testChunk/2 + 1, 3, 3*testChunk + 1} {
 			for off := 0; off < len(plain); off += step {
 				if _, err := r.ReadAt(plain[off:min(off+step, len(plain))], int64(off)); err != nil && err != io.EOF {
 					return
