@@ -281,3 +281,62 @@ func indexOf(frames [][]byte, f []byte) int {
 	}
 	return 0
 }
+
+// TestSetRecorderMidCall: recording started in a running call begins
+// with a keyframe (the recorder asks for one), and removing the recorder
+// finishes the files while the call goes on.
+func TestSetRecorderMidCall(t *testing.T) {
+	probeBin := testenv.LookTool(t, "ffprobe")
+	frames, err := testmedia.VP8Frames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := testmedia.OpusPackets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	done := make(chan string, 4)
+	rec, err := New(Config{Dir: dir, Logger: testLogger(t), OnFile: func(p string, _ Meta) { done <- p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := newTestCall(t)
+	p := call.join("dave", 0).publish(t)
+	playing := make(chan error, 1)
+	go func() {
+		_, err := p.play(4500*time.Millisecond, frames, pkts)
+		playing <- err
+	}()
+	time.Sleep(time.Second) // the call runs a while unrecorded
+	call.room.SetRecorder(rec)
+	time.Sleep(2 * time.Second) // the length recorded
+	call.room.SetRecorder(nil)
+	var files []string
+	for len(files) < 2 {
+		select {
+		case f := <-done:
+			files = append(files, f)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("files finished: %v, want 2", files)
+		}
+	}
+	if err := <-playing; err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		m, err := ReadMeta(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := ffprobe(t, probeBin, f)
+		if math.Abs(pr.duration-2) > 0.5 || m.State != StateComplete {
+			t.Errorf("%s: %s, %.3f s, want about 2 s", f, m.State, pr.duration)
+		}
+		if m.Kind == "video" {
+			got, _ := webmFrames(t, f)
+			checkVP8Sequence(t, f, got, frames)
+		}
+		t.Logf("%s: %.3f s", filepath.Base(f), pr.duration)
+	}
+}
