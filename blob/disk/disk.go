@@ -15,6 +15,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,6 +47,7 @@ type Options struct {
 type Store struct {
 	root *os.Root
 	now  func() time.Time
+	dirs sync.RWMutex // commits (read) against pruning empty directories (write)
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -217,6 +219,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // pruneDirs removes empty directories from dir up to objects/. A commit
 // racing with it may find its directory gone; commit retries for that.
 func (s *Store) pruneDirs(dir string) {
+	s.dirs.Lock()
+	defer s.dirs.Unlock()
 	for dir != objectsDir && strings.HasPrefix(dir, objectsDir+"/") {
 		if err := s.root.Remove(dir); err != nil {
 			return // not empty, most often
@@ -280,14 +284,19 @@ func (w *writer) Commit() error {
 		return fmt.Errorf("disk: stamp %s: %w", w.key, err)
 	}
 	dst := objectPath(w.key)
+	// A Delete pruning empty directories may remove ours (or a parent)
+	// while MkdirAll builds them or before Rename uses them. In this
+	// process dirs keeps them apart; against another process sharing the
+	// directory, a few tries settle it.
+	w.s.dirs.RLock()
+	defer w.s.dirs.RUnlock()
 	var err error
-	// A Delete pruning empty directories may remove ours between MkdirAll
-	// and Rename; a few tries settle it.
-	for range 10 {
-		if err = w.s.root.MkdirAll(path.Dir(dst), dirPerm); err != nil {
-			break
+	for range 20 {
+		err = w.s.root.MkdirAll(path.Dir(dst), dirPerm)
+		if err == nil {
+			err = w.s.root.Rename(w.tmp, dst)
 		}
-		if err = w.s.root.Rename(w.tmp, dst); !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 	}

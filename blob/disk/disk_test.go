@@ -194,3 +194,22 @@ func TestKeyStoreRejectsBadIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyDestroyFinishedAfterCrash: a key a crash left half destroyed is
+// destroyed when the store opens again; a Put's fresh temporary file is
+// left to its writer.
+func TestKeyDestroyFinishedAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{".destroy-1": "wrapped key", ".tmp-2": "being put"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = openKeys(t, dir)
+	if _, err := os.Stat(filepath.Join(dir, ".destroy-1")); !os.IsNotExist(err) {
+		t.Errorf("half-destroyed key still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".tmp-2")); err != nil {
+		t.Errorf("a fresh Put's temporary file was removed: %v", err)
+	}
+}

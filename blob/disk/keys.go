@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
+	"time"
 
 	"videosupport/blob"
 )
@@ -24,7 +26,14 @@ type KeyStore struct {
 
 var _ blob.KeyStore = (*KeyStore)(nil)
 
-// OpenKeys opens (creating if needed) a key directory, mode 0700.
+const (
+	tmpPrefix     = ".tmp-"
+	destroyPrefix = ".destroy-"
+)
+
+// OpenKeys opens (creating if needed) a key directory, mode 0700. It
+// finishes destroying keys a crash interrupted mid-Destroy, and removes
+// temporary files of Puts that crashed over an hour ago.
 func OpenKeys(dir string) (*KeyStore, error) {
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("disk: keys: %w", err)
@@ -33,7 +42,32 @@ func OpenKeys(dir string) (*KeyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk: keys: %w", err)
 	}
-	return &KeyStore{root: root}, nil
+	k := &KeyStore{root: root}
+	if err := k.cleanUp(); err != nil {
+		_ = root.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *KeyStore) cleanUp() error {
+	entries, err := fs.ReadDir(k.root.FS(), ".")
+	if err != nil {
+		return fmt.Errorf("disk: keys: %w", err)
+	}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case strings.HasPrefix(name, destroyPrefix):
+			if err := k.shred(name); err != nil {
+				return fmt.Errorf("disk: keys: finish destroying %s: %w", name, err)
+			}
+		case strings.HasPrefix(name, tmpPrefix):
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+				_ = k.root.Remove(name)
+			}
+		}
+	}
+	return nil
 }
 
 // Close releases the directory.
@@ -56,7 +90,7 @@ func (k *KeyStore) Put(ctx context.Context, id string, wrapped []byte) error {
 	}
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := ".tmp-" + hex.EncodeToString(rnd[:])
+	tmp := tmpPrefix + hex.EncodeToString(rnd[:])
 	f, err := k.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return fmt.Errorf("disk: put key %s: %w", id, err)
@@ -108,13 +142,21 @@ func (k *KeyStore) Destroy(ctx context.Context, id string) error {
 	}
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
-	doomed := ".destroy-" + hex.EncodeToString(rnd[:])
+	doomed := destroyPrefix + hex.EncodeToString(rnd[:])
 	if err := k.root.Rename(name, doomed); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("disk: destroy key %s: %w", id, err)
 	}
-	f, err := k.root.OpenFile(doomed, os.O_WRONLY, 0)
+	if err := k.shred(doomed); err != nil {
+		return fmt.Errorf("disk: destroy key %s: %w", id, err)
+	}
+	return nil
+}
+
+// shred overwrites a file with zeros, syncs it and removes it.
+func (k *KeyStore) shred(name string) error {
+	f, err := k.root.OpenFile(name, os.O_WRONLY, 0)
 	if err == nil {
 		var info fs.FileInfo
 		if info, err = f.Stat(); err == nil {
@@ -125,14 +167,11 @@ func (k *KeyStore) Destroy(ctx context.Context, id string) error {
 		}
 		_ = f.Close()
 	}
-	if rerr := k.root.Remove(doomed); err == nil {
+	if rerr := k.root.Remove(name); err == nil {
 		err = rerr
 	}
 	syncDir(k.root, ".")
-	if err != nil {
-		return fmt.Errorf("disk: destroy key %s: %w", id, err)
-	}
-	return nil
+	return err
 }
 
 func syncDir(root *os.Root, dir string) {
