@@ -579,7 +579,7 @@ func testWritersAndDeleters(t *testing.T, open func() blob.Store) {
 	errs := make(chan error, 4)
 	for g := range 4 {
 		wg.Go(func() {
-			for i := range 200 {
+			for i := range 60 {
 				k := blob.ConversationPrefix("c1") + fmt.Sprintf("recordings/g%d-%d/call.webm", g, i)
 				if err := put(s, k, []byte(k)); err != nil {
 					errs <- err
@@ -600,8 +600,8 @@ func testWritersAndDeleters(t *testing.T, open func() blob.Store) {
 		t.Fatal(err)
 	}
 	infos, err := s.List(ctx, "")
-	if err != nil || len(infos) != 4*100 {
-		t.Fatalf("List: %d objects, %v; want %d", len(infos), err, 4*100)
+	if err != nil || len(infos) != 4*30 {
+		t.Fatalf("List: %d objects, %v; want %d", len(infos), err, 4*30)
 	}
 	for _, in := range infos {
 		sameBytes(t, in.Key, Get(t, s, in.Key), []byte(in.Key))
