@@ -180,7 +180,13 @@ func encodeVP8(t *testing.T, ffmpegBin string, size string, n int) [][]byte {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, b)
 	}
-	b, err := os.ReadFile(out)
+	return readIVFFrames(t, out)
+}
+
+// readIVFFrames reads the frames of an IVF file.
+func readIVFFrames(t *testing.T, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
