@@ -29,6 +29,12 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	base.Log = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
+	if err := base.validate(); err != nil {
+		return err
+	}
+	if err := pinIfAsked(&base); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}

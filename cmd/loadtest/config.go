@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -76,7 +77,21 @@ func (c *Config) validate() error {
 	case c.Bitrate < 10_000 || c.FPS < 1 || c.FPS > 60:
 		return errors.New("-bitrate must be at least 10000 and -fps between 1 and 60")
 	}
-	return cpuList(c.ServerCPUs)
+	if c.ServerCPUs != "" {
+		if _, err := parseCPUList(c.ServerCPUs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serverProcs is the server's GOMAXPROCS: the CPUs it is pinned to, or
+// all of them.
+func (c *Config) serverProcs() int {
+	if cpus, err := parseCPUList(c.ServerCPUs); err == nil && c.ServerCPUs != "" {
+		return len(cpus)
+	}
+	return runtime.NumCPU()
 }
 
 func (c *Config) logf(format string, args ...any) {

@@ -22,7 +22,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -80,6 +79,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !*quiet {
 		cfg.Log = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if err := pinIfAsked(&cfg); err != nil {
+		return err
+	}
 	r, err := Run(ctx, *name, cfg)
 	if err != nil {
 		return err
@@ -104,10 +109,16 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// cpuList parses a taskset list only far enough to reject nonsense.
-func cpuList(s string) error {
-	if strings.Trim(s, "0123456789,-") != "" {
-		return fmt.Errorf("%q is not a CPU list", s)
+// pinIfAsked moves the load tool off the server's CPUs when the server
+// is pinned.
+func pinIfAsked(cfg *Config) error {
+	if cfg.ServerCPUs == "" {
+		return nil
 	}
+	n, err := pinTool(cfg.ServerCPUs)
+	if err != nil {
+		return err
+	}
+	cfg.logf("server and relay on CPUs %s, load tool on the other %d", cfg.ServerCPUs, n)
 	return nil
 }

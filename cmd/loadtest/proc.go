@@ -25,9 +25,10 @@ const clockTick = 100
 // process is a child the load tool measures from /proc: the server or the
 // relay baseline.
 type process struct {
-	cmd    *exec.Cmd
-	errOut lockedWriter // the start of its stderr, for error messages
-	done   chan struct{}
+	cmd     *exec.Cmd
+	errOut  lockedWriter // the start of its stderr, for error messages
+	done    chan struct{}
+	started time.Time
 }
 
 // newProcess prepares a child, pinned to cpus (a taskset list) when
@@ -51,6 +52,7 @@ func (p *process) start() error {
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.cmd.Path, err)
 	}
+	p.started = time.Now()
 	go func() {
 		_ = p.cmd.Wait()
 		close(p.done)
@@ -101,6 +103,23 @@ func cpuTimeOf(pid int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(ut+st) * time.Second / clockTick, nil
+}
+
+// loadAvg is the machine's 1-minute load average, -1 if unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // rssMiB is the child's resident memory.
@@ -258,12 +277,13 @@ type runtimeStats struct {
 	NumGC         uint32
 	GCCPUFraction float64
 	HeapAlloc     uint64
+	at            time.Time // when it was read
 }
 
 // runtimeStats reads /debug/vars and the goroutine profile; ok is false
 // when the server has no debug handlers.
 func (s *server) runtimeStats() (runtimeStats, bool) {
-	var st runtimeStats
+	st := runtimeStats{at: time.Now()}
 	resp, err := http.Get(s.base + "/debug/vars")
 	if err != nil {
 		return st, false

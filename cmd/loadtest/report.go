@@ -34,7 +34,7 @@ type Measure struct {
 	Goroutines       int     `json:"goroutines"`
 	AllocsPerPacket  float64 `json:"allocs_per_packet"`
 	BytesPerPacket   float64 `json:"alloc_bytes_per_packet"`
-	GCShare          float64 `json:"gc_cpu_share"`
+	GCShare          float64 `json:"gc_cpu_share"` // of the process's CPU in the window
 	SyscallsPerPkt   float64 `json:"syscalls_per_packet"`
 	SendCallsPerPkt  float64 `json:"send_syscalls_per_packet"`
 	// CPU of the load tool itself: near its share of the machine, its
@@ -64,18 +64,22 @@ type Ratios struct {
 
 // Report is one run.
 type Report struct {
-	Name         string   `json:"name"`
-	Rooms        int      `json:"rooms"`
-	Participants int      `json:"participants"`
-	Publishers   int      `json:"publishers"`
-	BitrateBPS   int      `json:"bitrate_bps"`
-	FPS          int      `json:"fps"`
-	DurationS    float64  `json:"duration_s"`
-	ServerCPUs   string   `json:"server_cpus"`
-	Server       Measure  `json:"server"`
-	Relay        *Measure `json:"relay"`
-	Probes       Probes   `json:"probes"`
-	Ratios       Ratios   `json:"ratios"`
+	Name         string  `json:"name"`
+	Rooms        int     `json:"rooms"`
+	Participants int     `json:"participants"`
+	Publishers   int     `json:"publishers"`
+	BitrateBPS   int     `json:"bitrate_bps"`
+	FPS          int     `json:"fps"`
+	DurationS    float64 `json:"duration_s"`
+	ServerCPUs   string  `json:"server_cpus"`
+	// LoadAvg is the machine's 1-minute load average at the start and
+	// the end of the run: other work on the machine skews every figure,
+	// the ratios least.
+	LoadAvg [2]float64 `json:"machine_load_avg"`
+	Server  Measure    `json:"server"`
+	Relay   *Measure   `json:"relay"`
+	Probes  Probes     `json:"probes"`
+	Ratios  Ratios     `json:"ratios"`
 }
 
 func ratio(a, b float64) float64 {
@@ -100,8 +104,8 @@ func (r *Report) computeRatios() {
 
 // writeTable prints the report for people.
 func (r *Report) writeTable(w io.Writer) {
-	fmt.Fprintf(w, "%s: %d rooms x %d participants (%d publishing), %.1f Mbit/s VP8 at %d fps + Opus, %.0fs measured\n",
-		r.Name, r.Rooms, r.Participants, r.Publishers, float64(r.BitrateBPS)/1e6, r.FPS, r.DurationS)
+	fmt.Fprintf(w, "%s: %d rooms x %d participants (%d publishing), %.1f Mbit/s VP8 at %d fps + Opus, %.0fs measured, machine load %.1f -> %.1f\n",
+		r.Name, r.Rooms, r.Participants, r.Publishers, float64(r.BitrateBPS)/1e6, r.FPS, r.DurationS, r.LoadAvg[0], r.LoadAvg[1])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	ms := []*Measure{&r.Server}
 	if r.Relay != nil {

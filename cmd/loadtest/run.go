@@ -20,6 +20,8 @@ func Run(ctx context.Context, name string, cfg Config) (*Report, error) {
 		BitrateBPS: cfg.Bitrate, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), ServerCPUs: cfg.ServerCPUs,
 		Probes: Probes{SFUPublishToPacketP50: -1, SFUJoinToFrameP50: -1, PairPublishToPacket: -1, PairJoinToFrameP50: -1},
 	}
+	r.LoadAvg[0] = loadAvg()
+	defer func() { r.LoadAvg[1] = loadAvg() }()
 	srv, err := startServer(ctx, &cfg)
 	if err != nil {
 		return nil, err

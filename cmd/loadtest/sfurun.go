@@ -21,6 +21,7 @@ type procSampler struct {
 	profile  string
 	duration time.Duration
 	log      func(string, ...any)
+	procs    int // the server's GOMAXPROCS
 
 	cpu0, cpu1 time.Duration
 	own0, own1 time.Duration // the load tool's
@@ -83,13 +84,27 @@ func (s *procSampler) fill(m *Measure, d time.Duration, packets uint64) {
 		m.Goroutines = s.rt1.Goroutines
 		m.AllocsPerPacket = float64(s.rt1.Mallocs-s.rt0.Mallocs) / float64(packets)
 		m.BytesPerPacket = float64(s.rt1.TotalAlloc-s.rt0.TotalAlloc) / float64(packets)
-		m.GCShare = s.rt1.GCCPUFraction
+		m.GCShare = s.gcShare(cpu)
 	}
 	m.SyscallsPerPkt, m.SendCallsPerPkt = -1, -1
 	if s.perfOK && packets > 0 {
 		m.SyscallsPerPkt = s.all / float64(packets)
 		m.SendCallsPerPkt = s.sends / float64(packets)
 	}
+}
+
+// gcShare is the share of the server's CPU time in the window that its
+// garbage collector took. The runtime reports GC time only as a fraction
+// of all CPU time available since the process started (GCCPUFraction),
+// so the window's GC time is the difference of the two products.
+func (s *procSampler) gcShare(cpu time.Duration) float64 {
+	if cpu <= 0 || s.procs <= 0 {
+		return -1
+	}
+	gc := func(st runtimeStats) float64 {
+		return st.GCCPUFraction * st.at.Sub(s.p.started).Seconds() * float64(s.procs)
+	}
+	return min(max((gc(s.rt1)-gc(s.rt0))/cpu.Seconds(), 0), 1)
 }
 
 // sfuJoiner joins members to the server through the signaling protocol,
@@ -154,7 +169,7 @@ func runSFU(ctx context.Context, cfg *Config, m *mediaSet, srv *server) (Measure
 	cfg.logf("sfu: joining %d participants at %.0f/s", cfg.Rooms*cfg.Participants, cfg.JoinRate)
 	l.joinAll(ctx, j.join)
 	cfg.logf("sfu: measuring %v", cfg.Duration)
-	s := &procSampler{p: srv.process, srv: srv, profile: cfg.Profile, duration: cfg.Duration, log: cfg.Log}
+	s := &procSampler{p: srv.process, srv: srv, profile: cfg.Profile, duration: cfg.Duration, log: cfg.Log, procs: cfg.serverProcs()}
 	if err := l.measure(ctx, s, &meas); err != nil {
 		return meas, err
 	}
