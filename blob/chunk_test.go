@@ -249,6 +249,32 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	write("header-only", stored(t))
 	write("short", []byte("VSBE\x01"))
+
+	m, err := newMasterAEAD(bytes.Repeat([]byte{9}, MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wrapKey(m, "c1", testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, seed := range map[string]string{
+		"FuzzUnwrapKey/valid":          fmt.Sprintf("[]byte(%q)\nstring(%q)", w, "c1"),
+		"FuzzUnwrapKey/other-conv":     fmt.Sprintf("[]byte(%q)\nstring(%q)", w, "c2"),
+		"FuzzUnwrapKey/cut":            fmt.Sprintf("[]byte(%q)\nstring(%q)", w[:wrappedSize-1], "c1"),
+		"FuzzValidKey/recording":       fmt.Sprintf("string(%q)", "conversations/0b5e/recordings/9f1c/call.webm"),
+		"FuzzValidKey/escape":          fmt.Sprintf("string(%q)", "conversations/../../etc/passwd"),
+		"FuzzValidKey/windows":         fmt.Sprintf("string(%q)", `conversations\c1\x`),
+		"FuzzValidKey/dots-in-segment": fmt.Sprintf("string(%q)", "conversations/c1/..x/.y/z.."),
+	} {
+		p := filepath.Join("testdata", "fuzz", filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("go test fuzz v1\n"+seed+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func stored(t *testing.T) []byte { return seal(t, nil, testChunk)[:headerSize] }
