@@ -21,7 +21,6 @@ type Encrypted struct {
 	inner  Store
 	keys   KeyStore
 	master cipher.AEAD
-	chunk  int // ChunkSize; smaller only in this package's tests
 
 	mu      sync.Mutex
 	writers map[string]int // open writers by conversation, see DestroyKeyIfEmpty
@@ -34,7 +33,7 @@ func NewEncrypted(inner Store, keys KeyStore, masterKey []byte) (*Encrypted, err
 	if err != nil {
 		return nil, err
 	}
-	return &Encrypted{inner: inner, keys: keys, master: m, chunk: ChunkSize, writers: map[string]int{}}, nil
+	return &Encrypted{inner: inner, keys: keys, master: m, writers: map[string]int{}}, nil
 }
 
 // Create starts a sealed object, making the conversation's key if it has
@@ -63,7 +62,7 @@ func (e *Encrypted) create(ctx context.Context, conv, key string) (*sealedWriter
 		return nil, fmt.Errorf("blob: random salt: %w", err)
 	}
 	header := newHeader(dk, salt)
-	s, err := newSealer(dk, header, key, e.chunk)
+	s, err := newSealer(dk, header, key, ChunkSize)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +156,7 @@ func (e *Encrypted) open(ctx context.Context, conv, key string, inner Reader) (*
 		// The key it was sealed with is gone; the conversation has a newer one.
 		return nil, fmt.Errorf("blob: %s: sealed with an older key of conversation %s: %w", key, conv, ErrKeyDestroyed)
 	}
-	s, err := newSealer(dk, header, key, e.chunk)
+	s, err := newSealer(dk, header, key, ChunkSize)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +168,8 @@ func (e *Encrypted) open(ctx context.Context, conv, key string, inner Reader) (*
 	return r, nil
 }
 
-// Stat describes the object with its plaintext size.
+// Stat describes the object with its plaintext size (0 for an object too
+// damaged to have one; Open reports it).
 func (e *Encrypted) Stat(ctx context.Context, key string) (Info, error) {
 	if _, err := ConversationID(key); err != nil {
 		return Info{}, err
@@ -178,7 +178,7 @@ func (e *Encrypted) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	info.Size = sealedSize(info.Size, e.chunk)
+	info.Size = sealedSize(info.Size, ChunkSize)
 	return info, nil
 }
 
@@ -190,7 +190,7 @@ func (e *Encrypted) List(ctx context.Context, prefix string) ([]Info, error) {
 		return nil, err
 	}
 	for i := range infos {
-		infos[i].Size = sealedSize(infos[i].Size, e.chunk)
+		infos[i].Size = sealedSize(infos[i].Size, ChunkSize)
 	}
 	return infos, nil
 }
