@@ -41,6 +41,13 @@ type Config struct {
 	Desk      *desk.Desk
 	Auth      *auth.Authenticator
 	Logger    *slog.Logger
+	// Links signs media grants for recordings.
+	Links *auth.LinkSigner
+	// Recordings opens ready recordings; nil: none are kept.
+	Recordings RecordingFiles
+	// CustomerRecordings lets customers play their own conversation's
+	// recordings (an admin's policy; off by default).
+	CustomerRecordings bool
 }
 
 // Room is the body of a created room.

@@ -15,6 +15,7 @@ import (
 const CallCookie = "vs_call"
 
 func (s *server) callRoutes(mux *http.ServeMux) {
+	s.recordingRoutes(mux)
 	mux.HandleFunc("POST /api/v1/conversations/{id}/calls", s.who(staffOrKey, s.startCall))
 	mux.HandleFunc("GET /api/v1/calls/{id}", s.who(staffOrKey, s.getCall))
 	mux.HandleFunc("POST /api/v1/calls/{id}/links", s.who(staffOrKey, s.newLink))

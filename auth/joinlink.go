@@ -62,7 +62,7 @@ func (c JoinClaims) ExpiresAt() time.Time { return time.Unix(c.Expires, 0) }
 // secret. Links and sessions use different keys, so one can never pass
 // for the other. Nothing is stored: a link is revoked by ending its call.
 type LinkSigner struct {
-	linkKey, sessionKey []byte
+	linkKey, sessionKey, mediaKey []byte
 }
 
 // NewLinkSigner derives the signing keys from the server secret (at
@@ -72,7 +72,8 @@ func NewLinkSigner(secret []byte) (*LinkSigner, error) {
 		return nil, fmt.Errorf("server secret is %d bytes, want at least 32", len(secret))
 	}
 	return &LinkSigner{linkKey: derive(secret, "videosupport join link v1"),
-		sessionKey: derive(secret, "videosupport call session v1")}, nil
+		sessionKey: derive(secret, "videosupport call session v1"),
+		mediaKey:   derive(secret, "videosupport media grant v1")}, nil
 }
 
 func derive(secret []byte, label string) []byte {
@@ -146,4 +147,47 @@ func check(key []byte, token string, now time.Time) (JoinClaims, error) {
 		return c, ErrExpired
 	}
 	return c, nil
+}
+
+// A media grant lets one caller fetch one recording's media for a short
+// while, after the fetch was recorded as a playback or download (the
+// audit trail): a <video> element cannot send headers, so the grant
+// rides in the URL, and is worth nothing to anyone but that caller.
+type mediaGrant struct {
+	Recording string `json:"r"`
+	Caller    string `json:"c"`
+	Download  bool   `json:"d,omitempty"`
+	Expires   int64  `json:"e"`
+}
+
+// SignMedia makes a media grant.
+func (s *LinkSigner) SignMedia(recordingID, callerID string, download bool, expires time.Time) string {
+	body, _ := json.Marshal(mediaGrant{Recording: recordingID, Caller: callerID, Download: download, Expires: expires.Unix()})
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(s.mediaKey, payload))
+}
+
+// CheckMedia verifies a media grant for a recording and caller; it
+// reports whether it is a download.
+func (s *LinkSigner) CheckMedia(token, recordingID, callerID string, now time.Time) (bool, error) {
+	if len(token) > maxTokenLen {
+		return false, ErrTampered
+	}
+	payload, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return false, ErrTampered
+	}
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
+	if err != nil || !hmac.Equal(got, mac(s.mediaKey, payload)) {
+		return false, ErrTampered
+	}
+	body, err := base64.RawURLEncoding.Strict().DecodeString(payload)
+	var g mediaGrant
+	if err != nil || json.Unmarshal(body, &g) != nil || g.Recording != recordingID || g.Caller != callerID {
+		return false, ErrTampered
+	}
+	if now.Unix() >= g.Expires {
+		return false, ErrExpired
+	}
+	return g.Download, nil
 }

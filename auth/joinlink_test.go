@@ -81,3 +81,27 @@ func FuzzCheckLink(f *testing.F) {
 		}
 	})
 }
+
+func TestMediaGrants(t *testing.T) {
+	s := testSigner(t)
+	now := time.Unix(1_800_000_000, 0)
+	g := s.SignMedia("r-1", "s-1", true, now.Add(time.Minute))
+	if dl, err := s.CheckMedia(g, "r-1", "s-1", now); err != nil || !dl {
+		t.Fatalf("CheckMedia = %v, %v", dl, err)
+	}
+	for _, tc := range []struct {
+		name, token, rec, caller string
+		at                       time.Time
+		want                     error
+	}{
+		{"another recording", g, "r-2", "s-1", now, ErrTampered},
+		{"another caller", g, "r-1", "s-2", now, ErrTampered},
+		{"expired", g, "r-1", "s-1", now.Add(time.Minute), ErrExpired},
+		{"a join link", s.SignLink(JoinClaims{CallID: "r-1", Role: CallCustomer, Expires: now.Add(time.Hour).Unix()}), "r-1", "s-1", now, ErrTampered},
+		{"garbage", "x.y", "r-1", "s-1", now, ErrTampered},
+	} {
+		if _, err := s.CheckMedia(tc.token, tc.rec, tc.caller, tc.at); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

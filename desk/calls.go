@@ -149,6 +149,19 @@ func (d *Desk) record(ctx context.Context, e store.Event, hook map[string]any) (
 	return e, nil
 }
 
+// Record appends an event to its conversation and tells the live pages;
+// hook, when not nil, is also sent to webhooks under the event's type.
+// It is for parts that write the record beside the desk (recording).
+func (d *Desk) Record(ctx context.Context, e store.Event, hook map[string]any) (store.Event, error) {
+	return d.record(ctx, e, hook)
+}
+
+// Announce tells the live pages (and webhooks, when hook is not nil) of
+// an event already stored.
+func (d *Desk) Announce(ctx context.Context, e store.Event, hook map[string]any) {
+	d.announce(ctx, e, hook)
+}
+
 // announce tells watchers and consoles of an event already stored, and
 // fires its webhook when hook is set.
 func (d *Desk) announce(ctx context.Context, e store.Event, hook map[string]any) {

@@ -9,13 +9,16 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"videosupport/api"
 	"videosupport/auth"
 	"videosupport/chat"
 	"videosupport/desk"
+	"videosupport/recording"
 	"videosupport/sfu"
 	"videosupport/signaling"
 	"videosupport/store"
@@ -40,6 +43,34 @@ type app struct {
 	stopHooks context.CancelFunc
 	hooksDone chan struct{}
 	queueDone chan struct{}
+
+	recordings *recording.Calls
+	closeBlobs func() error
+}
+
+// consentVersion names the consent text the pages show (the
+// consent.* strings of the catalogs): change it when they change, so
+// every answer on record says which words the person agreed to.
+const consentVersion = "2026-11-23"
+
+// runRetention deletes recordings past maxAge, once an hour.
+func runRetention(ctx context.Context, recs *recording.Calls, maxAge time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := recs.Expire(ctx, maxAge, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Error("recording retention", "err", err)
+		}
+		if n > 0 {
+			log.Info("recordings past retention deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func newApp(cfg config, log *slog.Logger) (*app, error) {
@@ -83,19 +114,48 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		return nil, errors.Join(err, st.Close(), t.Close())
 	}
 	dsk := desk.New(st, hooks, log)
+	blobs, closeBlobs, err := cfg.openRecordings()
+	if err != nil {
+		stopHooks()
+		<-hooksDone
+		return nil, errors.Join(err, st.Close(), t.Close())
+	}
+	recs, err := recording.NewCalls(recording.CallsConfig{Spool: filepath.Join(cfg.DataDir, "spool"), Store: st,
+		Blobs: blobs, Announce: dsk.Announce, Logger: log})
+	if err == nil {
+		// Recordings a crash left unfinished are repaired and attached.
+		err = recs.Recover(context.Background())
+	}
+	if err != nil {
+		stopHooks()
+		<-hooksDone
+		return nil, errors.Join(err, closeBlobs(), st.Close(), t.Close())
+	}
 	chatSrv := chat.NewServer(dsk, authn, log)
 	rooms := auth.NewOpenRooms(roomLifetime)
 	door := callDoor{rooms: rooms, desk: dsk}
-	sig := signaling.NewServer(signaling.Config{Transport: t, Authorizer: door, Calls: door, Logger: log, MaxParticipants: cfg.MaxPeople})
+	recDoor := &recordingDoor{calls: recs, desk: dsk, active: map[string]*recording.CallRecording{}}
+	sig := signaling.NewServer(signaling.Config{Transport: t, Authorizer: door, Calls: door, Logger: log, MaxParticipants: cfg.MaxPeople,
+		Recording: recDoor, ConsentVersion: consentVersion})
 	dsk.EnableCalls(desk.CallConfig{PublicURL: cfg.PublicURL, Links: links, LinkTTL: cfg.LinkTTL,
 		CallbackAfter: cfg.CallbackAfter, WaitLimit: cfg.WaitLimit, Rooms: sig})
 	go func() {
 		defer close(queueDone)
+		var wg sync.WaitGroup
+		if cfg.RetentionDays > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runRetention(hookCtx, recs, time.Duration(cfg.RetentionDays)*24*time.Hour, log)
+			}()
+		}
 		dsk.RunQueue(hookCtx, time.Second)
+		wg.Wait()
 	}()
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", api.Handler(api.Config{PublicURL: cfg.PublicURL, Rooms: rooms, Desk: dsk, Auth: authn, Logger: log}))
+	mux.Handle("/api/", api.Handler(api.Config{PublicURL: cfg.PublicURL, Rooms: rooms, Desk: dsk, Auth: authn, Logger: log,
+		Links: links, Recordings: recordingFiles{recs}, CustomerRecordings: cfg.CustomerRecordings}))
 	mux.Handle("GET /ws", sig)
 	mux.Handle("GET /ws/chat", chatSrv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -109,7 +169,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	}
 	mux.Handle("/", web.Handler())
 	return &app{cfg: cfg, log: log, transport: t, signaling: sig, chat: chatSrv, store: st, desk: dsk, handler: mux,
-		stopHooks: stopHooks, hooksDone: hooksDone, queueDone: queueDone}, nil
+		stopHooks: stopHooks, hooksDone: hooksDone, queueDone: queueDone, recordings: recs, closeBlobs: closeBlobs}, nil
 }
 
 // shutdown tells every participant the server is going and closes rooms
@@ -117,8 +177,21 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 func (a *app) shutdown(ctx context.Context) error {
 	err := a.signaling.Shutdown(ctx)
 	err = errors.Join(err, a.chat.Shutdown(ctx))
+	// Recordings stopped by the end of their calls are being finished:
+	// wait for them while ctx allows (what is not done is finished on
+	// the next start).
+	finished := make(chan struct{})
+	go func() {
+		a.recordings.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		a.log.Warn("shutting down with recordings still being finished")
+	}
 	a.stopHooks()
 	<-a.hooksDone
 	<-a.queueDone
-	return errors.Join(err, a.transport.Close(), a.store.Close())
+	return errors.Join(err, a.transport.Close(), a.closeBlobs(), a.store.Close())
 }

@@ -42,6 +42,10 @@ type config struct {
 	LinkTTL       time.Duration
 	CallbackAfter time.Duration
 	WaitLimit     time.Duration
+
+	RecordingKey       string
+	RetentionDays      int
+	CustomerRecordings bool
 }
 
 // configVars lists each setting once: flag, environment variable,
@@ -66,6 +70,9 @@ func (c *config) vars() []settingVar {
 		{&c.LinkTTL, "link-ttl", "VS_LINK_TTL", 24 * time.Hour, "how long a join link can be opened"},
 		{&c.CallbackAfter, "callback-after", "VS_CALLBACK_AFTER", 3 * time.Minute, "wait in the video queue before a callback is offered"},
 		{&c.WaitLimit, "wait-limit", "VS_WAIT_LIMIT", 5 * time.Minute, "wait in a waiting room before the page offers to leave a message"},
+		{&c.RecordingKey, "recording-key", "VS_RECORDING_KEY", "", "base64 master key (32 bytes) that wraps each conversation's recording key; empty: made once and kept in the data directory (keep it elsewhere in production)"},
+		{&c.RetentionDays, "retention-days", "VS_RETENTION_DAYS", 0, "delete recordings this many days after the call and destroy their keys (0: keep them)"},
+		{&c.CustomerRecordings, "customer-recordings", "VS_CUSTOMER_RECORDINGS", false, "let customers play their own conversation's recordings"},
 	}
 }
 
@@ -156,6 +163,9 @@ func (c *config) validate() error {
 			return fmt.Errorf("-%s %d is not a port", p.name, p.v)
 		}
 	}
+	if c.RetentionDays < 0 {
+		return fmt.Errorf("-retention-days %d is negative", c.RetentionDays)
+	}
 	if c.MaxStreams < 0 {
 		return fmt.Errorf("-max-streams %d is negative", c.MaxStreams)
 	}
@@ -222,33 +232,38 @@ func (c *config) secret() ([]byte, error) {
 		}
 		return k, nil
 	}
-	path := filepath.Join(c.DataDir, "secret.key")
+	return keyFile(filepath.Join(c.DataDir, "secret.key"), 32)
+}
+
+// keyFile reads a base64 key of size bytes from path, making it on first
+// use (mode 0600).
+func keyFile(path string, size int) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(k) < 32 {
-			return nil, fmt.Errorf("%s is not base64 of at least 32 bytes", path)
+		if err != nil || len(k) < size {
+			return nil, fmt.Errorf("%s is not base64 of %d bytes", path, size)
 		}
-		return k, nil
+		return k[:size], nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("server secret: %w", err)
+		return nil, fmt.Errorf("key: %w", err)
 	}
-	k := make([]byte, 32)
+	k := make([]byte, size)
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
 	// O_EXCL: two servers starting on one data directory keep one key.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return c.secret()
+		return keyFile(path, size)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("server secret: %w", err)
+		return nil, fmt.Errorf("key: %w", err)
 	}
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("server secret: %w", err)
+		return nil, fmt.Errorf("key: %w", err)
 	}
 	return k, f.Close()
 }

@@ -1,0 +1,162 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"videosupport/auth"
+	"videosupport/store"
+)
+
+// RecordingFiles opens ready recordings for playback.
+type RecordingFiles interface {
+	Open(ctx context.Context, rec store.Recording) (ReadAtCloser, error)
+}
+
+// ReadAtCloser is a recording's bytes, read at random (range requests).
+type ReadAtCloser interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// mediaGrantTTL is how long a play or download URL works.
+const mediaGrantTTL = 15 * time.Minute
+
+func (s *server) recordingRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/conversations/{id}/recordings", s.who(anyone, s.listRecordings))
+	mux.HandleFunc("GET /api/v1/recordings/{id}", s.who(anyone, s.getRecording))
+	mux.HandleFunc("POST /api/v1/recordings/{id}/play", s.who(anyone, s.grantMedia(false)))
+	mux.HandleFunc("POST /api/v1/recordings/{id}/download", s.who(anyone, s.grantMedia(true)))
+	mux.HandleFunc("GET /api/v1/recordings/{id}/media", s.who(anyone, s.media))
+}
+
+// mayReachRecordings: staff and API keys reach every record's
+// recordings; a customer only their own, and only when an admin allowed
+// it (CustomerRecordings).
+func (s *server) mayReachRecordings(c auth.Caller, conversationID string) bool {
+	if c.Kind != auth.KindCustomer {
+		return true
+	}
+	return s.CustomerRecordings && c.ConversationID == conversationID
+}
+
+func (s *server) listRecordings(w http.ResponseWriter, r *http.Request, c auth.Caller) {
+	id := r.PathValue("id")
+	if !s.mayReachRecordings(c, id) {
+		writeError(w, http.StatusForbidden, "forbidden", "you may not see these recordings")
+		return
+	}
+	list, err := s.st.ListRecordings(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []store.Recording{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recordings": list})
+}
+
+// recording loads a recording the caller may reach.
+func (s *server) recording(w http.ResponseWriter, r *http.Request, c auth.Caller) (store.Recording, bool) {
+	rec, err := s.st.Recording(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return rec, false
+	}
+	if !s.mayReachRecordings(c, rec.ConversationID) {
+		// The same answer as for a recording that does not exist.
+		writeError(w, http.StatusNotFound, "not_found", "no such thing")
+		return rec, false
+	}
+	return rec, true
+}
+
+func (s *server) getRecording(w http.ResponseWriter, r *http.Request, c auth.Caller) {
+	if rec, ok := s.recording(w, r, c); ok {
+		writeJSON(w, http.StatusOK, rec)
+	}
+}
+
+// MediaGrant is where to fetch a recording's media from.
+type MediaGrant struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}
+
+// grantMedia records a playback (or download) in the conversation, the
+// audit trail, and answers with a short-lived URL for the media.
+func (s *server) grantMedia(download bool) handler {
+	return func(w http.ResponseWriter, r *http.Request, c auth.Caller) {
+		rec, ok := s.recording(w, r, c)
+		if !ok {
+			return
+		}
+		if rec.Status != store.RecordingReady || rec.BlobKey == "" {
+			writeError(w, http.StatusConflict, "not_ready", "the recording is not ready to play")
+			return
+		}
+		typ := store.EventRecordingPlayed
+		if download {
+			typ = store.EventRecordingFetched
+		}
+		if _, err := s.Desk.Record(r.Context(), store.Event{ConversationID: rec.ConversationID, Type: typ, Actor: c.Actor(),
+			Data: jsonRaw(map[string]string{"recordingId": rec.ID})}, nil); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		exp := time.Now().Add(mediaGrantTTL)
+		q := url.Values{"grant": {s.Links.SignMedia(rec.ID, c.ID, download, exp)}}
+		writeJSON(w, http.StatusOK, MediaGrant{URL: "/api/v1/recordings/" + rec.ID + "/media?" + q.Encode(), Expires: exp.UTC()})
+	}
+}
+
+// media serves a recording's bytes, with range requests, to the caller
+// a grant was made for.
+func (s *server) media(w http.ResponseWriter, r *http.Request, c auth.Caller) {
+	rec, ok := s.recording(w, r, c)
+	if !ok {
+		return
+	}
+	download, err := s.Links.CheckMedia(r.URL.Query().Get("grant"), rec.ID, c.ID, time.Now())
+	if err != nil {
+		writeError(w, http.StatusForbidden, "forbidden", "ask to play or download the recording first; the link lasts 15 minutes")
+		return
+	}
+	if s.Recordings == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "recordings are not kept by this server")
+		return
+	}
+	f, err := s.Recordings.Open(r.Context(), rec)
+	if errors.Is(err, ErrRecordingGone) {
+		writeError(w, http.StatusGone, "gone", "this recording was deleted and can no longer be read")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("Content-Type", "video/webm")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if download {
+		w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.webm"`)
+	}
+	http.ServeContent(w, r, "", rec.StartedAt, io.NewSectionReader(f, 0, f.Size()))
+}
+
+// ErrRecordingGone is what RecordingFiles returns for a recording whose
+// key was destroyed: it can never be read again.
+var ErrRecordingGone = errors.New("recording gone")
+
+func jsonRaw(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
