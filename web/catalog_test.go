@@ -236,3 +236,70 @@ func TestEveryKeyUsed(t *testing.T) {
 		}
 	}
 }
+
+// sameInEveryLanguage are the entries a translation may copy from English:
+// product names, an abbreviation, and a pattern with no words in it.
+var sameInEveryLanguage = map[string]bool{
+	"console.channel.sms":      true,
+	"console.channel.whatsapp": true,
+	"console.channel.api":      true,
+	"chat.announce_message":    true,
+	"console.announce_message": true,
+}
+
+// TestCatalogsTranslated catches an English sentence pasted into another
+// catalog to make TestCatalogsMatchEnglish pass: a reader of Arabic or
+// Chinese would meet it untranslated.
+func TestCatalogsTranslated(t *testing.T) {
+	en := readCatalog(t, "en")
+	for _, lang := range catalogs {
+		if lang == "en" {
+			continue
+		}
+		cat := readCatalog(t, lang)
+		for key, value := range cat {
+			if value == en[key] && !sameInEveryLanguage[key] {
+				t.Errorf("%s: key %q is still in English: %q", lang, key, value)
+			}
+		}
+	}
+}
+
+var (
+	// Elements whose content is not text for people: code, icons, and
+	// technical identifiers shown as <code>.
+	notText = regexp.MustCompile(`(?s)<!--.*?-->|<(script|style|svg|code)\b[^>]*>.*?</(script|style|svg|code)>`)
+	textRun = regexp.MustCompile(`>([^<]+)<`)
+	// Words in an attribute a person sees or hears.
+	wordAttr = regexp.MustCompile(`\s(aria-label|placeholder|title|alt)="([^"]*)"`)
+)
+
+// TestHTMLTextFromCatalogs: the pages hold no words of their own, so
+// nothing stays in English when the language changes. Text comes from
+// data-i18n*; only numbers (the counters' initial 0) may be literal.
+func TestHTMLTextFromCatalogs(t *testing.T) {
+	pages, err := fs.Glob(embedded, "static/*.html")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no HTML pages found: %v", err)
+	}
+	digits := regexp.MustCompile(`^[0-9]*$`)
+	urlOnly := regexp.MustCompile(`^[a-z]+://\S*$`)
+	for _, page := range pages {
+		raw, err := fs.ReadFile(embedded, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := notText.ReplaceAllString(string(raw), "")
+		for _, m := range textRun.FindAllStringSubmatch(src, -1) {
+			if text := strings.TrimSpace(m[1]); !digits.MatchString(text) {
+				t.Errorf("%s: literal text %q; use data-i18n and a catalog key", path.Base(page), text)
+			}
+		}
+		for _, m := range wordAttr.FindAllStringSubmatch(src, -1) {
+			// A bare address ("https://") reads the same in every language.
+			if v := strings.TrimSpace(m[2]); v != "" && !urlOnly.MatchString(v) {
+				t.Errorf("%s: literal %s=%q; use data-i18n-%s", path.Base(page), m[1], m[2], m[1])
+			}
+		}
+	}
+}
