@@ -49,3 +49,62 @@ func TestKeyframeThrottleStop(t *testing.T) {
 		t.Errorf("sent %d after stop, want at most the first", n)
 	}
 }
+
+// TestKeyframeThrottleAnswered: after a keyframe, the next request is
+// sent after the short gap, not the whole interval, and a request that
+// was waiting is brought forward to the end of the gap.
+func TestKeyframeThrottleAnswered(t *testing.T) {
+	const every = 600 * time.Millisecond
+	const gap = every / answeredGap
+	done := make(chan time.Time, 10)
+	k := newKeyframeThrottle(every, func() { done <- time.Now() })
+	defer k.stop()
+	k.request()
+	first := <-done
+	k.request()  // waits for the interval...
+	k.keyframe() // ...or only the gap, once a keyframe answered the first
+	if d := (<-done).Sub(first); d > gap+100*time.Millisecond {
+		t.Errorf("waiting request sent %v after the first, want about %v", d, gap)
+	}
+	time.Sleep(gap)
+	k.keyframe()
+	start := time.Now()
+	k.request()
+	if d := (<-done).Sub(start); d > 100*time.Millisecond {
+		t.Errorf("request after an answered one and the gap waited %v", d)
+	}
+	k.request() // not answered yet: the whole interval
+	select {
+	case <-done:
+		t.Fatal("an unanswered request was followed within the interval")
+	case <-time.After(every / 2):
+	}
+	select {
+	case <-done:
+	case <-time.After(every):
+		t.Fatal("the waiting request was never sent")
+	}
+}
+
+func TestVP8KeyframeStart(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		payload []byte
+		want    bool
+	}{
+		{"keyframe, no extension", []byte{0x10, 0x00}, true},
+		{"delta frame", []byte{0x10, 0x01}, false},
+		{"not the start", []byte{0x00, 0x00}, false},
+		{"partition 1", []byte{0x11, 0x00}, false},
+		{"7-bit picture id", []byte{0x90, 0x80, 0x05, 0x00}, true},
+		{"15-bit picture id", []byte{0x90, 0x80, 0x85, 0x05, 0x01}, false},
+		{"15-bit picture id keyframe", []byte{0x90, 0x80, 0x85, 0x05, 0x00}, true},
+		{"picture id, TL0PICIDX, TID", []byte{0x90, 0xe0, 0x85, 0x05, 0x01, 0x20, 0x00}, true},
+		{"truncated", []byte{0x90, 0x80}, false},
+		{"empty", nil, false},
+	} {
+		if got := isVP8KeyframeStart(c.payload); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

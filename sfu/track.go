@@ -32,6 +32,7 @@ type upTrack struct {
 	streams *atomic.Int64                // the transport's count of forwarded streams
 	batch   *sendBatcher                 // the transport's, nil without a shared UDP port
 	cache   *retransmitCache             // answers NACKs; nil for audio (no NACK negotiated)
+	vp8     bool                         // keyframes are seen, to answer keyframe requests
 	rec     sinkSlot                     // recording, see sink.go
 }
 
@@ -40,6 +41,7 @@ func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConn
 	if remote.Kind() == webrtc.RTPCodecTypeVideo {
 		u.cache = &retransmitCache{}
 	}
+	u.vp8 = strings.EqualFold(u.codec.MimeType, webrtc.MimeTypeVP8)
 	u.downs.Store(&[]*downTrack{})
 	ssrc := uint32(remote.SSRC())
 	u.kf = newKeyframeThrottle(every, func() {
@@ -106,6 +108,41 @@ func (u *upTrack) writeAll(p *rtp.Packet) {
 	}
 	u.batch.end()
 	u.rec.write(p)
+	if u.vp8 && isVP8KeyframeStart(p.Payload) {
+		u.kf.keyframe()
+	}
+}
+
+// isVP8KeyframeStart reports whether payload, a VP8 RTP payload, starts a
+// keyframe (RFC 7741: S set, partition 0, and P clear in the frame).
+func isVP8KeyframeStart(payload []byte) bool {
+	if len(payload) < 1 || payload[0]&0x10 == 0 || payload[0]&0x07 != 0 {
+		return false
+	}
+	i := 1
+	if payload[0]&0x80 != 0 { // X: extension bytes follow
+		if len(payload) < 2 {
+			return false
+		}
+		x := payload[1]
+		i = 2
+		if x&0x80 != 0 { // I: picture id, one or two bytes
+			if len(payload) <= i {
+				return false
+			}
+			if payload[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if x&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if x&0x30 != 0 { // T or K: TID/KEYIDX
+			i++
+		}
+	}
+	return len(payload) > i && payload[i]&0x01 == 0
 }
 
 // binding is what a subscriber's peer connection negotiated for a track.
@@ -209,18 +246,41 @@ func (d *downTrack) readRTCP() {
 // request inside the interval is not lost: one request is sent when the
 // interval ends, however many came in, so N late joiners cost one
 // keyframe and each still gets it within one interval.
+//
+// A keyframe passing through the forwarder answers the request sent
+// before it, so the next request, from a new joiner, may follow after a
+// short gap instead of the whole interval: a joiner then waits about
+// one round trip to the publisher, not for the throttle, and a burst of
+// joiners still costs a keyframe or two. A request already waiting is
+// brought forward to the end of the gap rather than dropped: its
+// subscriber may have connected too late for the start of that keyframe.
 type keyframeThrottle struct {
 	every time.Duration
 	send  func()
 
-	mu     sync.Mutex
-	last   time.Time
-	timer  *time.Timer
-	closed bool
+	mu       sync.Mutex
+	last     time.Time
+	answered bool // a keyframe went out after the last request sent
+	timer    *time.Timer
+	gen      int // of timer, so that a stopped timer that fired anyway does nothing
+	closed   bool
 }
 
 func newKeyframeThrottle(every time.Duration, send func()) *keyframeThrottle {
 	return &keyframeThrottle{every: every, send: send}
+}
+
+// answeredGap is how soon after the last request an answered one may be
+// followed by the next, as a fraction of the interval.
+const answeredGap = 5
+
+// wait is how long until the next request may be sent.
+func (k *keyframeThrottle) wait() time.Duration {
+	gap := k.every
+	if k.answered {
+		gap = k.every / answeredGap
+	}
+	return gap - time.Since(k.last)
 }
 
 func (k *keyframeThrottle) request() {
@@ -229,23 +289,45 @@ func (k *keyframeThrottle) request() {
 	if k.closed || k.timer != nil {
 		return
 	}
-	wait := k.every - time.Since(k.last)
-	if wait <= 0 {
-		k.last = time.Now()
-		go k.send()
+	if wait := k.wait(); wait > 0 {
+		k.schedule(wait)
 		return
 	}
+	k.last, k.answered = time.Now(), false
+	go k.send()
+}
+
+// schedule sends a request after wait, replacing a scheduled one.
+func (k *keyframeThrottle) schedule(wait time.Duration) {
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	k.gen++
+	gen := k.gen
 	k.timer = time.AfterFunc(wait, func() {
 		k.mu.Lock()
-		k.timer = nil
-		if k.closed {
+		if k.closed || k.gen != gen {
 			k.mu.Unlock()
 			return
 		}
-		k.last = time.Now()
+		k.timer = nil
+		k.last, k.answered = time.Now(), false
 		k.mu.Unlock()
 		k.send()
 	})
+}
+
+// keyframe notes that a keyframe is being forwarded.
+func (k *keyframeThrottle) keyframe() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.answered {
+		return
+	}
+	k.answered = true
+	if k.timer != nil {
+		k.schedule(max(k.wait(), 0))
+	}
 }
 
 func (k *keyframeThrottle) stop() {
@@ -255,5 +337,6 @@ func (k *keyframeThrottle) stop() {
 	if k.timer != nil {
 		k.timer.Stop()
 		k.timer = nil
+		k.gen++
 	}
 }
