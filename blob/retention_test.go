@@ -37,16 +37,16 @@ func TestRetention(t *testing.T) {
 	}
 	old := []string{rec("gone", "r1"), rec("gone", "r2"), rec("mixed", "r1")}
 	for _, k := range old {
-		blobtest.Put(t, s, k, webm(1000))
+		blobtest.Put(t, s, k, blobtest.WebM(1000))
 	}
 	// A conversation whose objects are all old but where a recording is
 	// under way (below): its key must survive.
-	blobtest.Put(t, s, rec("busy", "r1"), webm(10))
+	blobtest.Put(t, s, rec("busy", "r1"), blobtest.WebM(10))
 	backup := blobtest.Get(t, s.inner, old[0])
 	clk.Advance(20 * day)
 	recent := []string{rec("mixed", "r2"), rec("fresh", "r1")}
 	for _, k := range recent {
-		blobtest.Put(t, s, k, webm(1000))
+		blobtest.Put(t, s, k, blobtest.WebM(1000))
 	}
 	clk.Advance(15 * day)
 	w, err := s.Create(ctx, rec("busy", "r2"))
@@ -74,17 +74,17 @@ func TestRetention(t *testing.T) {
 		}
 	}
 	for _, k := range recent {
-		if _, err := readAll(s, k); err != nil {
+		if _, err := blobtest.ReadAll(s, k); err != nil {
 			t.Errorf("recent %s: %v", k, err)
 		}
 	}
-	if _, err := w.Write(webm(500)); err != nil {
+	if _, err := w.Write(blobtest.WebM(500)); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Commit(); err != nil {
 		t.Fatalf("the recording under way lost its key: %v", err)
 	}
-	if _, err := readAll(s, rec("busy", "r2")); err != nil {
+	if _, err := blobtest.ReadAll(s, rec("busy", "r2")); err != nil {
 		t.Error(err)
 	}
 

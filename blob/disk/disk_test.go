@@ -213,3 +213,11 @@ func TestKeyDestroyFinishedAfterCrash(t *testing.T) {
 		t.Errorf("a fresh Put's temporary file was removed: %v", err)
 	}
 }
+
+// TestSealedContract: encryption's own contract over the disk backend.
+func TestSealedContract(t *testing.T) {
+	blobtest.RunSealed(t, func(t *testing.T) (blob.Store, blob.KeyStore) {
+		dir := t.TempDir()
+		return openStore(t, filepath.Join(dir, "objects")), openKeys(t, filepath.Join(dir, "keys"))
+	})
+}
