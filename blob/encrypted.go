@@ -16,7 +16,11 @@ import (
 // makes all its objects unreadable for good, in every copy and backup of
 // the inner store, since the inner store never sees a key.
 //
-// Readers opened before a key is destroyed keep working until closed.
+// Readers opened before a key is destroyed keep working until closed. An
+// open Writer keeps retention from destroying its conversation's key (see
+// DestroyKeyIfEmpty), so close every writer. Only writers of this process
+// are seen: a writer elsewhere whose key is destroyed under it fails at
+// Commit with ErrKeyDestroyed rather than leaving an unreadable object.
 type Encrypted struct {
 	inner  Store
 	keys   KeyStore
