@@ -34,3 +34,17 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# The measurements of docs/benchmarks.md, not part of `make test` (about
+# 15 minutes): the forwarding benchmarks, then the load tool's scenarios
+# (1:1 calls, 1 to 80, calls of 4 swept to the knee, admission control)
+# with their same-run baselines. Reports, the sweep chart and a summary
+# land in docs/bench. The server and relay run on CPU 1, the load tool on
+# the others, at a raised priority where allowed.
+.PHONY: bench
+bench: build
+	@mkdir -p docs/bench
+	$(GO) test -run '^$$' -bench 'Forward' -benchtime 3000x -count 3 ./sfu > docs/bench/go-bench.txt
+	@cat docs/bench/go-bench.txt
+	$(GO) build -o bin/loadtest ./cmd/loadtest
+	nice -n -10 bin/loadtest bench -server $(BIN) -server-cpus 1 -out docs/bench

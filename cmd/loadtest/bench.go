@@ -15,7 +15,8 @@ import (
 // publisher to 80 subscribers, and calls of 4 added until the server's
 // CPU passes 80% of its core or loss passes 0.5%, then the same past a
 // configured capacity (admission control). It writes every report as
-// JSON, the sweep chart as SVG, and prints a Markdown summary.
+// JSON, the sweep chart as SVG, and a Markdown summary (printed, and in
+// summary.md).
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	base := DefaultConfig()
 	base.ServerCPUs = "1"
@@ -119,8 +120,10 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	writeSummary(stdout, summary)
-	return nil
+	var md strings.Builder
+	writeSummary(&md, summary)
+	_, _ = io.WriteString(stdout, md.String())
+	return os.WriteFile(filepath.Join(*out, "summary.md"), []byte(md.String()), 0o644)
 }
 
 // sweepSteps are the numbers of calls the sweep tries.
