@@ -82,6 +82,10 @@ type CallRecording struct {
 	mu     sync.Mutex
 	agreed map[string]string // participant id -> name, once they consent
 	gates  map[string][]*consentGate
+	// open counts sinks the room has not closed yet: the room closes
+	// them on its own goroutines after the recorder is taken off, and
+	// the files are complete only then.
+	open sync.WaitGroup
 }
 
 // Start begins a recording of a call: the record gets recording.started;
@@ -110,7 +114,9 @@ func (c *Calls) Start(ctx context.Context, callID, conversationID string, by sto
 // OpenTrack implements sfu.Recorder: each track gets a gate that keeps
 // its packets from the writer until its publisher has consented.
 func (r *CallRecording) OpenTrack(t sfu.SinkTrack) (sfu.TrackSink, error) {
-	g := &consentGate{open: func() (sfu.TrackSink, error) { return r.inner.OpenTrack(t) }, keyframe: t.RequestKeyframe}
+	r.open.Add(1)
+	g := &consentGate{open: func() (sfu.TrackSink, error) { return r.inner.OpenTrack(t) }, keyframe: t.RequestKeyframe,
+		closed: r.open.Done}
 	r.mu.Lock()
 	_, ok := r.agreed[t.PeerID]
 	r.gates[t.PeerID] = append(r.gates[t.PeerID], g)
@@ -151,6 +157,7 @@ func (r *CallRecording) SetConsent(participantID, name string, agreed bool) {
 type consentGate struct {
 	open     func() (sfu.TrackSink, error)
 	keyframe func()
+	closed   func() // called once, after the writer is closed
 
 	mu      sync.Mutex
 	allowed bool
@@ -208,6 +215,7 @@ func (g *consentGate) Close() {
 	if g.sink != nil {
 		g.sink.Close()
 	}
+	g.closed()
 }
 
 // Stop ends a recording whose recorder is off the room (its sinks
@@ -233,7 +241,22 @@ func (c *Calls) Stop(ctx context.Context, r *CallRecording, by store.Actor) {
 		return
 	}
 	c.announce(ctx, e, nil)
-	c.finishLater(rec, false)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		// The files are complete once the room has closed every sink.
+		done := make(chan struct{})
+		go func() {
+			r.open.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			c.cfg.Logger.Warn("recording: sinks still open after 30 s; finishing with what is written", "recording", rec.ID)
+		}
+		c.finishLater(rec, false)
+	}()
 }
 
 // Recover finishes the recordings a previous run of the server left
@@ -308,16 +331,28 @@ func (c *Calls) finish(ctx context.Context, rec store.Recording, interrupted boo
 		return c.ready(ctx, rec, dir)
 	}
 	out := filepath.Join(dir, "call.webm")
-	progress := func(p float64) {
-		rec.Progress = p
+	paths := make([]string, len(tracks))
+	for i, t := range tracks {
+		paths[i] = t.path
+	}
+	var last float64
+	err = Merge(ctx, out, paths, MergeConfig{FFmpeg: c.cfg.FFmpeg, Progress: func(p MergeProgress) {
+		if p.Total <= 0 {
+			return
+		}
+		f := min(float64(p.Done)/float64(p.Total), 0.99)
+		if f-last < 0.05 { // a write every 5%
+			return
+		}
+		last, rec.Progress = f, f
 		if _, err := c.cfg.Store.UpdateRecording(ctx, rec, nil); err != nil {
 			c.cfg.Logger.Warn("recording progress", "recording", rec.ID, "err", err)
 		}
-	}
-	dur, err := buildCallFile(ctx, c.cfg.FFmpeg, tracks, out, progress)
+	}})
 	if err != nil {
 		return err
 	}
+	dur := callLength(paths)
 	prefix := blob.ConversationPrefix(rec.ConversationID) + "recordings/" + rec.ID + "/"
 	size, sum, err := c.seal(ctx, out, prefix+"call.webm")
 	if err != nil {
@@ -399,6 +434,16 @@ func (c *Calls) announce(ctx context.Context, e store.Event, hook map[string]any
 func jsonData(v any) json.RawMessage {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// callLength is how long the call's file is: from the first track's
+// start to the last one's end.
+func callLength(paths []string) time.Duration {
+	ins, total, err := placeTracks(paths)
+	if err != nil || len(ins) == 0 {
+		return 0
+	}
+	return total
 }
 
 // trackFile is a finished track file and its sidecar.
