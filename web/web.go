@@ -51,9 +51,9 @@ const (
 	cacheStatic = "public, max-age=300"
 )
 
-// Handler serves the pages (the start page at "/", "/call/{id}", "/chat",
-// "/login", "/console", "/admin"), the chat widget at "/widget.js" and
-// static assets under "/static/".
+// Handler serves the pages (the start page at "/", "/call/{id}",
+// "/join/{id}", "/chat", "/login", "/console", "/admin"), the chat widget
+// at "/widget.js" and static assets under "/static/".
 func Handler() http.Handler {
 	static, err := fs.Sub(embedded, "static")
 	if err != nil {
@@ -71,6 +71,10 @@ func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", assets.page("index.html"))
 	mux.Handle("GET /call/{id}", assets.page("call.html"))
+	// A join link's secret is in the URL fragment, which the browser keeps
+	// to itself: the page must be served at this very address (a redirect
+	// could lose the fragment), and it sends nothing until a click.
+	mux.Handle("GET /join/{id}", assets.page("join.html"))
 	mux.Handle("GET /chat", frameable(assets.page("chat.html")))
 	mux.Handle("GET /login", assets.page("login.html"))
 	mux.Handle("GET /console", assets.page("console.html"))

@@ -64,3 +64,89 @@ function keyFor(err) {
       return 'error.generic';
   }
 }
+
+// listDevices lists the cameras and microphones the page may use. Their
+// labels are known only once the page has been given a stream.
+export async function listDevices() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return { video: [], audio: [] };
+  const all = await navigator.mediaDevices.enumerateDevices();
+  return {
+    video: all.filter((d) => d.kind === 'videoinput' && d.deviceId),
+    audio: all.filter((d) => d.kind === 'audioinput' && d.deviceId),
+  };
+}
+
+// switchDevice replaces the stream's track of kind ('audio' or 'video')
+// with one from the device deviceId, keeping whether it was enabled. The
+// old track stops, so the device's light goes out.
+export async function switchDevice(stream, kind, deviceId) {
+  const base = kind === 'audio' ? AUDIO : VIDEO;
+  let fresh;
+  try {
+    fresh = await navigator.mediaDevices.getUserMedia({ [kind]: { ...base, deviceId: { exact: deviceId } } });
+  } catch (err) {
+    throw new MediaProblem(isMissing(err) ? 'error.no_devices' : keyFor(err), err);
+  }
+  const track = kind === 'audio' ? fresh.getAudioTracks()[0] : fresh.getVideoTracks()[0];
+  const old = kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks();
+  for (const t of old) {
+    track.enabled = t.enabled;
+    stream.removeTrack(t);
+    t.stop();
+  }
+  stream.addTrack(track);
+  return track;
+}
+
+// LevelMeter follows the loudness of a stream's microphone, for a meter
+// that shows a person their microphone works. onLevel(0..1) is called
+// about ten times a second until stop().
+export class LevelMeter {
+  constructor(onLevel) {
+    this.onLevel = onLevel;
+    this.ctx = null;
+    this.source = null;
+    this.timer = 0;
+  }
+
+  follow(stream) {
+    const track = stream.getAudioTracks()[0];
+    this.disconnect();
+    if (!track) {
+      this.onLevel(0);
+      return;
+    }
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    if (!this.ctx) this.ctx = new Ctx();
+    // Started from a click, so the context may run; resume in case it
+    // was created suspended.
+    this.ctx.resume().catch(() => {});
+    this.source = this.ctx.createMediaStreamSource(new MediaStream([track]));
+    const analyser = this.ctx.createAnalyser();
+    analyser.fftSize = 1024;
+    this.source.connect(analyser);
+    const buf = new Float32Array(analyser.fftSize);
+    this.timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const x of buf) sum += x * x;
+      const rms = Math.sqrt(sum / buf.length);
+      // Speech sits around 0.02-0.2 RMS; a square root spreads it over
+      // the meter so a normal voice fills about half of it.
+      this.onLevel(track.enabled ? Math.min(1, Math.sqrt(rms) * 1.6) : 0);
+    }, 100);
+  }
+
+  disconnect() {
+    clearInterval(this.timer);
+    if (this.source) this.source.disconnect();
+    this.source = null;
+  }
+
+  stop() {
+    this.disconnect();
+    if (this.ctx) this.ctx.close().catch(() => {});
+    this.ctx = null;
+  }
+}

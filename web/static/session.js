@@ -8,6 +8,12 @@
 //
 // The session reports to the page through callbacks and never touches
 // the page's views itself; it does own the tiles of the people in the call.
+//
+// In a call tied to a conversation a customer first waits to be let in:
+// the server answers the join with "waiting", later "admitted", and the
+// session then joins again by itself. Staff in such a call hear of the
+// people knocking. Both go through optional callbacks (onWaiting,
+// onAdmitted, onKnocking), so the plain call page needs none of them.
 import { Signal, signalURL } from './signal.js';
 import { LOCAL } from './tiles.js';
 
@@ -18,7 +24,7 @@ const FATAL = new Set([
   'negotiation_failed', 'internal',
 ]);
 // Codes where trying again with the same link cannot help.
-const FINAL = new Set(['room_not_found', 'forbidden']);
+const FINAL = new Set(['room_not_found', 'forbidden', 'declined', 'call_ended', 'link_in_use']);
 
 const JOIN_TIMEOUT = 15000;
 
@@ -34,6 +40,7 @@ export class Session {
     this.people = new Map();
     this.watched = new WeakSet();
     this.joined = false;
+    this.waiting = false;
     this.ended = false;
     this.note = null;
     this.joinTimer = 0;
@@ -67,10 +74,8 @@ export class Session {
       return;
     }
     if (this.ended) return;
-    this.signal.send({ type: 'join', room: this.opts.room, name: this.opts.name });
-    this.joinTimer = setTimeout(() => {
-      if (!this.joined) this.fail('error.server_unreachable');
-    }, JOIN_TIMEOUT);
+    if (this.opts.onSignalOpen) this.opts.onSignalOpen();
+    this.sendJoin();
   }
 
   async handle(msg) {
@@ -85,7 +90,11 @@ export class Session {
       case 'participant-left': return this.onParticipantLeft(msg);
       case 'track-published': return undefined; // the subscribe offer follows
       case 'track-unpublished': return this.onTrackUnpublished(msg);
-      case 'bye': return this.fail('error.bye');
+      case 'waiting': return this.onWaiting();
+      case 'admitted': return this.onAdmitted(msg);
+      case 'knock': return this.knocking('knock', msg.participant);
+      case 'declined': return this.knocking('declined', msg.participant);
+      case 'bye': return this.onBye(msg);
       case 'error': return this.onError(msg);
       default:
         console.warn('signal: unknown message', msg.type);
@@ -105,11 +114,58 @@ export class Session {
       videoMuted: devices.video !== true,
     });
     for (const p of msg.participants || []) this.upsertPerson(p);
+    for (const p of msg.waiting || []) this.knocking('knock', p);
     this.pcs.subscribe = this.makePeer('subscribe');
     this.pcs.publish = this.makePeer('publish');
     this.opts.onPeers(this.pcs.publish, this.pcs.subscribe);
     this.opts.onJoined(this.note);
     await this.publish();
+  }
+
+  // onWaiting: we are in the waiting room; no timeout runs while we wait.
+  onWaiting() {
+    if (this.joined) return;
+    this.waiting = true;
+    clearTimeout(this.joinTimer);
+    if (this.opts.onWaiting) this.opts.onWaiting();
+  }
+
+  // onAdmitted: to a waiting customer, the door opens (join again); to
+  // staff, someone was let in by one of them.
+  onAdmitted(msg) {
+    if (this.joined) {
+      this.knocking('admitted', msg.participant);
+      return;
+    }
+    if (!this.waiting) return;
+    this.waiting = false;
+    if (this.opts.onAdmitted) this.opts.onAdmitted();
+    this.sendJoin();
+  }
+
+  // knocking tells the page of the waiting room's changes: kind is knock,
+  // admitted, declined or left.
+  knocking(kind, p) {
+    if (!p || !p.id || !this.opts.onKnocking) return;
+    this.opts.onKnocking(kind, p);
+  }
+
+  onBye(msg) {
+    const ended = msg.reason === 'call-ended' || msg.reason === 'call_ended';
+    this.fail(ended ? 'error.call_ended' : 'error.bye', { retry: !ended });
+  }
+
+  sendJoin() {
+    this.signal.send({ type: 'join', room: this.opts.room, name: this.opts.name });
+    clearTimeout(this.joinTimer);
+    this.joinTimer = setTimeout(() => {
+      if (!this.joined && !this.waiting) this.fail('error.server_unreachable');
+    }, JOIN_TIMEOUT);
+  }
+
+  // send passes a frame to the server (admit, decline, end).
+  send(msg) {
+    if (this.signal && !this.ended) this.signal.send(msg);
   }
 
   // publish sends our tracks, audio first, each send-only and in our
@@ -239,6 +295,11 @@ export class Session {
     const p = msg.participant;
     if (!p || !p.id) return;
     const name = p.name || (this.people.get(p.id) || {}).name || '';
+    if (!this.people.has(p.id) && !this.grid.tiles.has(p.id)) {
+      // Someone who was knocking went away before being let in.
+      this.knocking('left', p);
+      return;
+    }
     this.people.delete(p.id);
     this.grid.remove(p.id);
     this.opts.onPeople('status.participant_left', name);
