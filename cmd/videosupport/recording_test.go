@@ -37,6 +37,12 @@ type inCall struct {
 func startRecordedCall(ctx context.Context, t *testing.T, base string, a *app) *inCall {
 	t.Helper()
 	addStaff(t, a, "amira@example.com", "Amira", store.RoleAgent)
+	return enterCall(ctx, t, base)
+}
+
+// enterCall is startRecordedCall with the agent amira@example.com added.
+func enterCall(ctx context.Context, t *testing.T, base string) *inCall {
+	t.Helper()
 	agent, _ := login(t, base, "amira@example.com")
 	convID, customer := startConversation(t, base, "Wei", "please look at my rash")
 	var started startedCall
