@@ -16,6 +16,8 @@ import (
 // RecordingFiles opens ready recordings for playback.
 type RecordingFiles interface {
 	Open(ctx context.Context, rec store.Recording) (ReadAtCloser, error)
+	// Forget erases a conversation's recordings beyond recovery.
+	Forget(ctx context.Context, conversationID string) error
 }
 
 // ReadAtCloser is a recording's bytes, read at random (range requests).
@@ -34,6 +36,30 @@ func (s *server) recordingRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/recordings/{id}/play", s.who(anyone, s.grantMedia(false)))
 	mux.HandleFunc("POST /api/v1/recordings/{id}/download", s.who(anyone, s.grantMedia(true)))
 	mux.HandleFunc("GET /api/v1/recordings/{id}/media", s.who(anyone, s.media))
+	mux.HandleFunc("DELETE /api/v1/conversations/{id}", s.who(admin, s.deleteConversation))
+}
+
+// deleteConversation erases a conversation: its recordings' key first,
+// so nothing of them can be read again, even from a backup; then the
+// record itself.
+func (s *server) deleteConversation(w http.ResponseWriter, r *http.Request, c auth.Caller) {
+	id := r.PathValue("id")
+	if _, err := s.st.Conversation(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.Recordings != nil {
+		if err := s.Recordings.Forget(r.Context(), id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if err := s.st.DeleteConversation(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Logger.Info("conversation deleted", "conversation", id, "by", c.ID)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // mayReachRecordings: staff and API keys reach every record's

@@ -579,3 +579,42 @@ func (c *Calls) Expire(ctx context.Context, maxAge time.Duration, now time.Time)
 	}
 	return n, errors.Join(errs...)
 }
+
+// keyEraser is what Forget needs of an encrypting blob store.
+type keyEraser interface {
+	DestroyKey(ctx context.Context, conversationID string) error
+}
+
+// Forget erases a conversation's recordings for good: its key is
+// destroyed first (from then on no copy of them, backups included, can be
+// read), then its objects and any spooled track files are deleted.
+func (c *Calls) Forget(ctx context.Context, conversationID string) error {
+	if err := blob.ValidConversationID(conversationID); err != nil {
+		return err
+	}
+	if ke, ok := c.cfg.Blobs.(keyEraser); ok {
+		if err := ke.DestroyKey(ctx, conversationID); err != nil {
+			return err
+		}
+	}
+	recs, err := c.cfg.Store.ListRecordings(ctx, conversationID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rec := range recs {
+		if err := os.RemoveAll(filepath.Join(c.cfg.Spool, rec.ID)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	objs, err := c.cfg.Blobs.List(ctx, blob.ConversationPrefix(conversationID))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, o := range objs {
+		if err := c.cfg.Blobs.Delete(ctx, o.Key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

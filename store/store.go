@@ -178,6 +178,9 @@ type Conversations interface {
 	Update(ctx context.Context, id string, change Change, e Event) (Conversation, Event, error)
 	// MarkRead records that staffID has read up to seq.
 	MarkRead(ctx context.Context, conversationID, staffID string, seq int64) error
+	// DeleteConversation removes a conversation and everything in it
+	// (timeline, calls, recordings' entries); ErrNotFound if none.
+	DeleteConversation(ctx context.Context, id string) error
 }
 
 // Change is what Update may set; nil fields stay as they are.

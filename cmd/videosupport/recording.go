@@ -85,6 +85,10 @@ func (r *recordingDoor) Consent(ctx context.Context, g signaling.Grant, who sign
 // whose key was destroyed.
 type recordingFiles struct{ calls *recording.Calls }
 
+func (f recordingFiles) Forget(ctx context.Context, conversationID string) error {
+	return f.calls.Forget(ctx, conversationID)
+}
+
 func (f recordingFiles) Open(ctx context.Context, rec store.Recording) (api.ReadAtCloser, error) {
 	r, err := f.calls.Open(ctx, rec)
 	if errors.Is(err, blob.ErrKeyDestroyed) {

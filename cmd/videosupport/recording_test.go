@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"videosupport/blob"
 	"videosupport/internal/testenv"
 	"videosupport/internal/testmedia"
 	"videosupport/signaling"
@@ -338,5 +340,62 @@ func TestRecordingDeclined(t *testing.T) {
 	defer stop()
 	if _, err := call.custWS.WaitFor(short, func(m signaling.Message) bool { return m.Type == signaling.TypeBye }); err == nil {
 		t.Error("the customer was sent away for declining")
+	}
+}
+
+// TestDeletedConversationIsUnreadable: an admin deletes a conversation;
+// its recordings' key is destroyed, so even a backup of the recording
+// files, put back, can never be read.
+func TestDeletedConversationIsUnreadable(t *testing.T) {
+	testenv.LookTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	base, a, _ := startAppIn(t, dir)
+	call := startRecordedCall(ctx, t, base, a)
+	call.record(t, true)
+	time.Sleep(2 * time.Second)
+	call.record(t, false)
+	rec := waitRecording(t, call.agent, call.convID, 60*time.Second)
+	if rec.Status != store.RecordingReady {
+		t.Fatalf("recording %+v", rec)
+	}
+	objects := filepath.Join(dir, "recordings", "objects", "conversations", call.convID)
+	backup := filepath.Join(t.TempDir(), "backup")
+	if out, err := exec.Command("cp", "-a", objects, backup).CombinedOutput(); err != nil {
+		t.Fatalf("backup: %v %s", err, out)
+	}
+
+	addStaff(t, a, "admin@example.com", "Admin", store.RoleAdmin)
+	admin, _ := login(t, base, "admin@example.com")
+	if code := call.agent.do("DELETE", "/api/v1/conversations/"+call.convID, nil, nil); code != 403 {
+		t.Fatalf("an agent deleting: %d, want 403", code)
+	}
+	if code := admin.do("DELETE", "/api/v1/conversations/"+call.convID, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := admin.do("GET", "/api/v1/conversations/"+call.convID, nil, nil); code != 404 {
+		t.Fatalf("conversation after delete: %d", code)
+	}
+	if _, err := os.Stat(objects); !os.IsNotExist(err) {
+		t.Errorf("recording files left after delete: %v", err)
+	}
+	if keys, _ := filepath.Glob(filepath.Join(dir, "keys", "*"+call.convID+"*")); len(keys) != 0 {
+		t.Errorf("key files left: %v", keys)
+	}
+	// The backup goes back in place: it cannot be read.
+	_ = os.MkdirAll(filepath.Dir(objects), 0o700)
+	if out, err := exec.Command("cp", "-a", backup, objects).CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v %s", err, out)
+	}
+	rec.BlobKey = blob.ConversationPrefix(call.convID) + "recordings/" + rec.ID + "/call.webm" // not sent out by the API
+	r, err := a.recordings.Open(ctx, rec)
+	if err == nil {
+		buf := make([]byte, 16)
+		_, err = r.ReadAt(buf, 0)
+		r.Close()
+	}
+	if !errors.Is(err, blob.ErrKeyDestroyed) {
+		t.Fatalf("reading a restored backup: %v, want ErrKeyDestroyed", err)
 	}
 }

@@ -292,3 +292,16 @@ func (s *Store) MarkRead(ctx context.Context, id, staffID string, seq int64) err
 	}
 	return nil
 }
+
+// DeleteConversation implements store.Conversations. The schema's
+// foreign keys cascade to everything the conversation holds.
+func (s *Store) DeleteConversation(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM conversations WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("delete conversation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errNotFound
+	}
+	return nil
+}

@@ -77,4 +77,27 @@ func testRecordings(t *testing.T, open func() store.Store) {
 	if got, err := s2.Recording(ctx, r.ID); err != nil || got.SHA256 != "ab12" {
 		t.Fatalf("after reopening: %+v, %v", got, err)
 	}
+
+	// Deleting the conversation takes everything in it.
+	if _, _, err := s.StartCall(ctx, store.Call{ConversationID: c.ID}, store.Event{Type: store.EventCallStarted, Actor: agent}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConversation(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Conversation(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("conversation after delete: %v", err)
+	}
+	if list, _ := s.ListRecordings(ctx, c.ID); len(list) != 0 {
+		t.Fatalf("recordings after delete: %+v", list)
+	}
+	if events, _ := s.Events(ctx, c.ID, 0, 10); len(events) != 0 {
+		t.Fatalf("events after delete: %+v", events)
+	}
+	if _, err := s.ActiveCall(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("call after delete: %v", err)
+	}
+	if err := s.DeleteConversation(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
 }
