@@ -31,6 +31,10 @@ fuzz:
 	$(GO) test ./signaling -run '^$$' -fuzz FuzzParseClientMessage -fuzztime $(FUZZTIME)
 	$(GO) test ./chat -run '^$$' -fuzz FuzzParseClientMessage -fuzztime $(FUZZTIME)
 	$(GO) test ./webhook -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./auth -run '^$$' -fuzz FuzzCheckLink -fuzztime $(FUZZTIME)
+	$(GO) test ./blob -run '^$$' -fuzz FuzzOpenSealed -fuzztime $(FUZZTIME)
+	$(GO) test ./blob -run '^$$' -fuzz FuzzUnwrapKey -fuzztime $(FUZZTIME)
+	$(GO) test ./blob -run '^$$' -fuzz FuzzValidKey -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin
