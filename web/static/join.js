@@ -270,10 +270,17 @@ function enter() {
     room: callId,
     name: call.name || (me && me.staff && me.staff.name) || '-',
     grid,
-    getMedia: staff ? getMedia : () => room.open(),
+    getMedia: async () => {
+      const m = await (staff ? getMedia() : room.open());
+      mark('media');
+      return m;
+    },
     onAsking: () => { if (staff) notice.info('status.asking_media'); },
     onConnecting: () => { if (staff) notice.info('status.connecting'); },
-    onSignalOpen: () => room.socketResult(true),
+    onSignalOpen: () => {
+      mark('socketOpen');
+      room.socketResult(true);
+    },
     onPeers(publish, subscribe) {
       vs.publish = publish;
       vs.subscribe = subscribe;
