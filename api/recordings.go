@@ -62,19 +62,53 @@ func (s *server) deleteConversation(w http.ResponseWriter, r *http.Request, c au
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// mayReachRecordings: staff and API keys reach every record's
-// recordings; a customer only their own, and only when an admin allowed
-// it (CustomerRecordings).
-func (s *server) mayReachRecordings(c auth.Caller, conversationID string) bool {
-	if c.Kind != auth.KindCustomer {
-		return true
+// mayReachRecordings says who may see and play a conversation's
+// recordings: admins and integration keys (archiving); staff who work
+// the conversation (its assignee, or anyone who took part: wrote in it,
+// joined one of its calls, was invited); a customer only their own, and
+// only when an admin allowed it (CustomerRecordings). Bots never.
+func (s *server) mayReachRecordings(ctx context.Context, c auth.Caller, conversationID string) (bool, error) {
+	switch {
+	case c.Kind == auth.KindCustomer:
+		return s.CustomerRecordings && c.ConversationID == conversationID, nil
+	case c.Kind == auth.KindAPIKey:
+		return c.Role == store.RoleIntegration, nil
+	case c.IsAdmin():
+		return true, nil
 	}
-	return s.CustomerRecordings && c.ConversationID == conversationID
+	conv, err := s.st.Conversation(ctx, conversationID)
+	if err != nil {
+		return false, err
+	}
+	if conv.AssignedTo == c.ID {
+		return true, nil
+	}
+	events, err := s.st.Events(ctx, conversationID, 0, 1000, store.EventMessage, store.EventNote, store.EventJoined, store.EventCallInvited)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range events {
+		if e.Actor.ID == c.ID {
+			return true, nil
+		}
+		var d struct {
+			StaffID string `json:"staffId"`
+		}
+		if e.Type == store.EventCallInvited && json.Unmarshal(e.Data, &d) == nil && d.StaffID == c.ID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *server) listRecordings(w http.ResponseWriter, r *http.Request, c auth.Caller) {
 	id := r.PathValue("id")
-	if !s.mayReachRecordings(c, id) {
+	ok, err := s.mayReachRecordings(r.Context(), c, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
 		writeError(w, http.StatusForbidden, "forbidden", "you may not see these recordings")
 		return
 	}
@@ -96,7 +130,12 @@ func (s *server) recording(w http.ResponseWriter, r *http.Request, c auth.Caller
 		s.fail(w, r, err)
 		return rec, false
 	}
-	if !s.mayReachRecordings(c, rec.ConversationID) {
+	ok, err := s.mayReachRecordings(r.Context(), c, rec.ConversationID)
+	if err != nil {
+		s.fail(w, r, err)
+		return rec, false
+	}
+	if !ok {
 		// The same answer as for a recording that does not exist.
 		writeError(w, http.StatusNotFound, "not_found", "no such thing")
 		return rec, false

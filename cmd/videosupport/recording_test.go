@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"videosupport/blob"
+	"videosupport/blob/disk"
 	"videosupport/internal/testenv"
 	"videosupport/internal/testmedia"
 	"videosupport/signaling"
@@ -254,10 +255,22 @@ func TestRecordingWithConsent(t *testing.T) {
 	if code != 206 || len(part) != 100 || h.Get("Content-Range") != "bytes 100-199/"+strconv.FormatInt(rec.Size, 10) {
 		t.Fatalf("range request: %d %q %d bytes", code, h.Get("Content-Range"), len(part))
 	}
+	// A colleague who never worked this conversation, and anonymous
+	// requests, are refused, grant or not.
 	addStaff(t, a, "bo@example.com", "Bo", store.RoleAgent)
 	bo, _ := login(t, base, "bo@example.com")
-	if code, _, _ := bo.fetch(grant.URL, nil); code != 403 {
+	if code, _, _ := bo.fetch(grant.URL, nil); code != 404 {
 		t.Errorf("another staff member using the agent's grant: %d", code)
+	}
+	if code := bo.do("GET", "/api/v1/conversations/"+call.convID+"/recordings", nil, nil); code != 403 {
+		t.Errorf("another staff member listing: %d", code)
+	}
+	if code := bo.do("POST", "/api/v1/recordings/"+rec.ID+"/play", nil, nil); code != 404 {
+		t.Errorf("another staff member playing: %d", code)
+	}
+	anon := newAPIClient(t, base)
+	if code, _, _ := anon.fetch(grant.URL, nil); code != 401 {
+		t.Errorf("anonymous media request: %d", code)
 	}
 	if code := call.agent.do("POST", "/api/v1/recordings/"+rec.ID+"/download", nil, &grant); code != 200 {
 		t.Fatalf("download: %d", code)
@@ -292,7 +305,7 @@ func TestRecordingWithConsent(t *testing.T) {
 			audit[e.Type+" "+e.Actor.Name]++
 		}
 	}
-	if audit["recording.played Amira"] != 1 || audit["recording.downloaded Amira"] != 1 {
+	if audit["recording.played Amira"] != 1 || audit["recording.downloaded Amira"] != 1 || len(audit) != 2 {
 		t.Errorf("audit trail %v", audit)
 	}
 	for _, e := range timeline(t, call.customer, call.convID) {
@@ -300,12 +313,31 @@ func TestRecordingWithConsent(t *testing.T) {
 			t.Errorf("the customer sees %s", e.Type)
 		}
 	}
+	// Refused requests left no audit event; the allowed ones did (above).
 	// Customers have no access unless an admin allows it.
 	if code := call.customer.do("GET", "/api/v1/conversations/"+call.convID+"/recordings", nil, nil); code != 403 {
 		t.Errorf("customer listing recordings: %d", code)
 	}
 	if code := call.customer.do("POST", "/api/v1/recordings/"+rec.ID+"/play", nil, nil); code != 404 {
 		t.Errorf("customer playing: %d", code)
+	}
+
+	// With the conversation's key destroyed, playback fails with a clear
+	// answer, not garbage.
+	keys, err := disk.OpenKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	if err := keys.Destroy(ctx, call.convID); err != nil {
+		t.Fatal(err)
+	}
+	call.agent.do("POST", "/api/v1/recordings/"+rec.ID+"/play", nil, &grant)
+	var gone apiError
+	code, _, body := call.agent.fetch(grant.URL, nil)
+	_ = json.Unmarshal(body, &gone)
+	if code != 410 || gone.Error.Code != "gone" || gone.Error.Message == "" {
+		t.Errorf("media after the key was destroyed: %d %s", code, body)
 	}
 }
 
