@@ -143,8 +143,10 @@ func startChat(t *testing.T, customer context.Context, base, name, first string)
 func escalate(t *testing.T, agent context.Context, convID string) string {
 	t.Helper()
 	if eval[bool](t, agent, `!!document.getElementById('start-video') && !document.getElementById('start-video').hidden`) {
+		t.Log("the agent starts the call with the console's Start video")
 		act(t, agent, "Start video", chromedp.Click(chromedp.ID("start-video")))
 	} else {
+		t.Log("the console has no Start video yet; starting the call through the API")
 		res := eval[string](t, agent, staffFetch("POST", "/api/v1/conversations/"+convID+"/calls", `'{}'`))
 		if !strings.Contains(res, `"status":201`) {
 			t.Fatalf("start the call: %s", res)
@@ -171,6 +173,7 @@ func customerJoinURL(t *testing.T, customer context.Context) string {
 	deadline := time.Now().Add(slow)
 	for time.Now().Before(deadline) {
 		if eval[bool](t, customer, `!!`+link) {
+			t.Log("the customer follows the chat's Join video call link")
 			return eval[string](t, customer, link+`.href`)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -193,12 +196,18 @@ func timelineTypes(convID string) string {
 }
 
 // staffJoin opens the call's join page in a new tab of a staff member's
-// browser (the console opens it in a new tab) and joins.
+// browser, as the console's "Join call" does, and joins.
 func staffJoin(t *testing.T, browser context.Context, base, callID, who string) context.Context {
 	t.Helper()
+	url := base + "/join/" + callID
+	const consoleJoin = `document.querySelector('#callbar:not([hidden]) #join-call')`
+	if eval[bool](t, browser, `!!`+consoleJoin) {
+		waitJS(t, browser, slow, "the console's Join call leads to the call",
+			consoleJoin+`.href === `+jsStr(url))
+	}
 	tab := newTab(t, browser)
 	phone(t, tab)
-	openJoin(t, tab, base+"/join/"+callID)
+	openJoin(t, tab, url)
 	act(t, tab, who+" joins", chromedp.Click(chromedp.ID("join-call")))
 	waitView(t, tab, who, "call")
 	return tab
