@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"videosupport/auth"
+	"videosupport/internal/testmedia"
 	"videosupport/signaling"
 	"videosupport/signaling/client"
 	"videosupport/store"
@@ -378,6 +381,31 @@ func TestJoinLinkRefusals(t *testing.T) {
 			t.Errorf("%s: %d %+v, want 403 %s", tc.name, code, ans.Error, tc.code)
 		}
 	}
+	// A token in the query string is not a token: nothing is exchanged.
+	var none joinAnswer
+	if code := newAPIClient(t, base).do("POST", "/api/v1/calls/"+id1+"/join?token="+url.QueryEscape(tok1), map[string]string{}, &none); code != 401 {
+		t.Errorf("token in the query string: %d %+v, want 401", code, none.Error)
+	}
+	// A refused browser never reaches media: its join is refused and its
+	// peer connections never connect.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	refused := newCallBrowser(t, base)
+	refused.exchange(id1, string(tampered))
+	ws := refused.dial(ctx)
+	if m := joinSignal(ctx, t, ws, id1); m.Type != signaling.TypeError {
+		t.Fatalf("join after a refused link: %+v", m)
+	}
+	frames, _ := testmedia.VP8Frames()
+	video, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "v")
+	_, _ = ws.Publish(ctx, video) // tries to offer anyway
+	go func() { _ = testmedia.PlayVideo(ctx, video, frames, nil) }()
+	time.Sleep(2 * time.Second)
+	for name, pc := range map[string]*webrtc.PeerConnection{"publish": ws.Pub, "subscribe": ws.Sub} {
+		if st := pc.ConnectionState(); st == webrtc.PeerConnectionStateConnected {
+			t.Errorf("the %s connection of a refused browser is %s", name, st)
+		}
+	}
 	// A form posted from another site (no JSON content type) is refused
 	// before anything is looked at.
 	req, _ := http.NewRequest("POST", base+"/api/v1/calls/"+id1+"/join", strings.NewReader("token="+tok1))
@@ -409,7 +437,7 @@ func TestJoinLinkRefusals(t *testing.T) {
 			reasons = append(reasons, eventData(e)["reason"].(string))
 		}
 	}
-	want := []string{"link_tampered", "link_tampered", "link_expired", "link_wrong_call", "link_wrong_role", "link_wrong_role"}
+	want := []string{"link_tampered", "link_tampered", "link_expired", "link_wrong_call", "link_wrong_role", "link_wrong_role", "link_tampered"}
 	if strings.Join(reasons, ",") != strings.Join(want, ",") {
 		t.Errorf("refusals in the record: %q, want %q", reasons, want)
 	}
