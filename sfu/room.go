@@ -155,9 +155,16 @@ func (r *Room) Join(id string, sig Signal) (*Peer, error) {
 	for _, u := range existing {
 		p.subscribe(u)
 	}
-	if len(existing) > 0 {
-		p.negotiate()
+	// The subscribe connection comes up now even in an empty room, so
+	// that when someone publishes, media flows after one renegotiation,
+	// not after a whole ICE and DTLS handshake. A data channel is what
+	// makes an offer without media worth connecting.
+	if len(existing) == 0 {
+		if _, err := sub.CreateDataChannel("sfu", nil); err != nil {
+			p.log.Debug("subscribe data channel", "err", err)
+		}
 	}
+	p.negotiate()
 	p.log.Debug("peer joined", "tracks", len(existing))
 	return p, nil
 }

@@ -78,6 +78,9 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: %d joins failed, %d refused", m.System, m.JoinsFailed, m.JoinsRefused)
 		}
 	}
+	if r.OfferedPPS <= 0 || r.LoadAvg[0] < 0 {
+		t.Errorf("offered rate %.0f or machine load %v not measured", r.OfferedPPS, r.LoadAvg)
+	}
 	s := r.Server
 	if s.Goroutines <= 0 || s.AllocsPerPacket < 0 || s.GCShare < 0 {
 		t.Errorf("server runtime figures missing (debug handlers?): %+v", s)

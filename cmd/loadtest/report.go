@@ -76,10 +76,17 @@ type Report struct {
 	// the end of the run: other work on the machine skews every figure,
 	// the ratios least.
 	LoadAvg [2]float64 `json:"machine_load_avg"`
-	Server  Measure    `json:"server"`
-	Relay   *Measure   `json:"relay"`
-	Probes  Probes     `json:"probes"`
-	Ratios  Ratios     `json:"ratios"`
+	// OfferedPPS is the packet rate all publishers were set to send.
+	OfferedPPS float64 `json:"offered_pps"`
+	// GeneratorLimited says the load tool, not the server, was the
+	// limit: it sent less than 90% of the offered rate, or the relay
+	// baseline lost more than 0.5%. Such a run says little about the
+	// server beyond its ratios.
+	GeneratorLimited bool     `json:"generator_limited"`
+	Server           Measure  `json:"server"`
+	Relay            *Measure `json:"relay"`
+	Probes           Probes   `json:"probes"`
+	Ratios           Ratios   `json:"ratios"`
 }
 
 func ratio(a, b float64) float64 {
@@ -87,6 +94,12 @@ func ratio(a, b float64) float64 {
 		return -1
 	}
 	return a / b
+}
+
+// checkGenerator sets GeneratorLimited.
+func (r *Report) checkGenerator() {
+	short := func(m *Measure) bool { return m.SentPPS < 0.9*r.OfferedPPS }
+	r.GeneratorLimited = short(&r.Server) || (r.Relay != nil && (short(r.Relay) || r.Relay.Loss > 0.005))
 }
 
 func (r *Report) computeRatios() {
@@ -122,6 +135,9 @@ func (r *Report) writeTable(w io.Writer) {
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	_ = tw.Flush()
+	if r.GeneratorLimited {
+		fmt.Fprintf(w, "generator-limited: the load tool sent %.0f of %.0f packets/s or the relay lost packets; the machine was too busy for this load\n", r.Server.SentPPS, r.OfferedPPS)
+	}
 	if r.Server.JoinsRefused > 0 || r.Server.JoinsFailed > 0 {
 		fmt.Fprintf(w, "joins refused (server_busy): %d, failed: %d\n", r.Server.JoinsRefused, r.Server.JoinsFailed)
 	}

@@ -64,6 +64,8 @@ func Run(ctx context.Context, name string, cfg Config) (*Report, error) {
 		}
 		r.Relay = &relay
 	}
+	r.OfferedPPS = float64(cfg.Rooms*cfg.Publishers) * m.packetsPerSecond()
+	r.checkGenerator()
 	r.computeRatios()
 	return r, nil
 }
