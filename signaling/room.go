@@ -65,6 +65,16 @@ func (r *room) knock(sess *session) error {
 	return nil
 }
 
+// waiter returns the session waiting to be let in under id, if any.
+func (r *room) waiter(id string) *session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w := r.waiting[id]; w != nil && !w.admitted.Load() {
+		return w
+	}
+	return nil
+}
+
 // decide lets a waiting participant in (they are told to join again) or
 // turns them away; the staff are told either way.
 func (r *room) decide(id string, admit bool) (*session, bool) {

@@ -215,17 +215,22 @@ func (s *session) decide(m Message) {
 		return
 	}
 	admit := m.Type == TypeAdmit
-	w, ok := s.room.decide(m.Participant.ID, admit)
-	if !ok {
+	w := s.room.waiter(m.Participant.ID)
+	if w == nil {
 		s.sendError(m.Type, CodeOutOfOrder, "nobody by that id is waiting")
 		return
 	}
+	// The record hears of the decision before the person does, so their
+	// joining comes after it in the record too.
 	me := s.participant()
+	step := StepDeclined
 	if admit {
-		w.step(StepAdmitted, &me)
-		return
+		step = StepAdmitted
 	}
-	w.step(StepDeclined, &me)
+	w.step(step, &me)
+	if _, ok := s.room.decide(m.Participant.ID, admit); !ok || admit {
+		return // gone meanwhile, or let in
+	}
 	w.sendError(TypeJoin, CodeDeclined, "the host could not let you in")
 	w.finish(websocket.CloseNormalClosure, "declined")
 }
