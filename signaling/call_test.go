@@ -130,22 +130,9 @@ func join(ctx context.Context, t *testing.T, ts *testServer, room, name string, 
 // publish sends the test video and audio until ctx ends.
 func (p *participant) publish(ctx context.Context, t *testing.T, frames, pkts [][]byte) {
 	t.Helper()
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", p.name)
-	if err != nil {
+	if err := testmedia.Publish(ctx, p.Publish, p.name, frames, pkts); err != nil {
 		t.Fatal(err)
 	}
-	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", p.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	senders, err := p.Publish(ctx, video, audio)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kf := testmedia.KeyframeRequests(senders[0])
-	go testmedia.KeyframeRequests(senders[1])
-	go func() { _ = testmedia.PlayVideo(ctx, video, frames, kf) }()
-	go func() { _ = testmedia.PlayAudio(ctx, audio, pkts) }()
 }
 
 func testMedia(t *testing.T) (frames, pkts [][]byte, index map[[32]byte]int, packets map[[32]byte]bool) {

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"videosupport/blob"
 	"videosupport/blob/disk"
 	"videosupport/internal/testenv"
@@ -87,16 +85,9 @@ func enterCall(ctx context.Context, t *testing.T, base string) *inCall {
 
 func publishTestMedia(ctx context.Context, t *testing.T, c *client.Client, frames, pkts [][]byte) {
 	t.Helper()
-	video, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "v")
-	audio, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "a")
-	senders, err := c.Publish(ctx, video, audio)
-	if err != nil {
+	if err := testmedia.Publish(ctx, c.Publish, "v", frames, pkts); err != nil {
 		t.Fatal(err)
 	}
-	kf := testmedia.KeyframeRequests(senders[0])
-	go testmedia.KeyframeRequests(senders[1])
-	go func() { _ = testmedia.PlayVideo(ctx, video, frames, kf) }()
-	go func() { _ = testmedia.PlayAudio(ctx, audio, pkts) }()
 }
 
 func (c *inCall) record(t *testing.T, on bool) {

@@ -170,3 +170,29 @@ func ReadOpus(t *webrtc.TrackRemote, onPacket func([]byte)) {
 		onPacket(p.Payload)
 	}
 }
+
+// Publisher adds local tracks to a connection and returns their senders,
+// as signaling/client.Client.Publish does.
+type Publisher func(ctx context.Context, tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error)
+
+// Publish publishes the test video and audio (stream id stream) through
+// publish and plays them, answering keyframe requests, until ctx ends.
+func Publish(ctx context.Context, publish Publisher, stream string, frames, pkts [][]byte) error {
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", stream)
+	if err != nil {
+		return err
+	}
+	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", stream)
+	if err != nil {
+		return err
+	}
+	senders, err := publish(ctx, video, audio)
+	if err != nil {
+		return err
+	}
+	kf := KeyframeRequests(senders[0])
+	go KeyframeRequests(senders[1])
+	go func() { _ = PlayVideo(ctx, video, frames, kf) }()
+	go func() { _ = PlayAudio(ctx, audio, pkts) }()
+	return nil
+}
