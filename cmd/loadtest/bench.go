@@ -26,6 +26,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "docs/bench", "directory for the JSON reports and the SVG chart")
 	only := fs.String("only", "", "comma-separated scenarios to run: one-to-one, one-to-80, sweep, admission (default all)")
 	maxRooms := fs.Int("max-rooms", 40, "largest number of calls of 4 in the sweep")
+	tries := fs.Int("tries", 3, "runs of a scenario while the load tool is the limit (a busy machine)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if want("one-to-one") {
 		cfg := base
 		cfg.Rooms, cfg.Participants, cfg.Publishers = 10, 2, 2
-		r, err := Run(ctx, "one-to-one", cfg)
+		r, err := runTries(ctx, *tries, "one-to-one", cfg)
 		if err != nil {
 			return fmt.Errorf("one-to-one: %w", err)
 		}
@@ -61,7 +62,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg := base
 		cfg.Rooms, cfg.Participants, cfg.Publishers = 1, 81, 1
 		cfg.JoinRate = 40
-		r, err := Run(ctx, "one-to-80", cfg)
+		r, err := runTries(ctx, *tries, "one-to-80", cfg)
 		if err != nil {
 			return fmt.Errorf("one-to-80: %w", err)
 		}
@@ -76,7 +77,7 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			cfg := base
 			cfg.Rooms, cfg.Participants, cfg.Publishers = rooms, 4, 4
 			cfg.Probes = 0
-			r, err := Run(ctx, fmt.Sprintf("sweep-%02d", rooms), cfg)
+			r, err := runTries(ctx, *tries, fmt.Sprintf("sweep-%02d", rooms), cfg)
 			if err != nil {
 				return fmt.Errorf("sweep at %d calls: %w", rooms, err)
 			}
@@ -130,6 +131,22 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	writeSummary(&md, summary)
 	_, _ = io.WriteString(stdout, md.String())
 	return os.WriteFile(filepath.Join(*out, "summary.md"), []byte(md.String()), 0o644)
+}
+
+// runTries runs a scenario until a run is not generator-limited, at most
+// tries times, and returns the last run: on a machine shared with other
+// work, a moment when the load tool gets its CPU is worth waiting for.
+func runTries(ctx context.Context, tries int, name string, cfg Config) (*Report, error) {
+	for i := 1; ; i++ {
+		r, err := Run(ctx, name, cfg)
+		if err != nil || !r.GeneratorLimited || i >= tries {
+			if r != nil {
+				r.Tries = i
+			}
+			return r, err
+		}
+		cfg.logf("%s: the load tool was the limit (machine load %.1f), again", name, r.LoadAvg[1])
+	}
 }
 
 // sweepSteps are the numbers of calls the sweep tries.

@@ -20,6 +20,13 @@ import (
 // timed on a bare Pion pair, offer and answer passed in memory: that is
 // the floor for any SFU built on Pion.
 
+// probeSettle is how long the first participant of a probe is alone in
+// the call before the publisher comes.
+const probeSettle = 300 * time.Millisecond
+
+// probeRunning is how long the call runs before the late joiner comes.
+const probeRunning = 600 * time.Millisecond
+
 // probeResult holds one probe kind's samples.
 type probeResult struct {
 	publishToPacket, joinToFrame durations
@@ -79,6 +86,13 @@ func probeSFUOnce(ctx context.Context, srv *server, api *webrtc.API, m *mediaSet
 		return err
 	}
 	defer sub.Close()
+	// Someone already in the call has been there a while (a customer
+	// waiting for the agent): give their connections time to come up.
+	select {
+	case <-time.After(probeSettle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	pub, err := dial(newReceiver(&w), "publisher")
 	if err != nil {
 		return err
@@ -106,6 +120,14 @@ func probeSFUOnce(ctx context.Context, srv *server, api *webrtc.API, m *mediaSet
 	}
 	res.publishToPacket.add(first.firstPacket().Sub(start))
 
+	// The late joiner comes to a call that has been running for a while,
+	// past the keyframe throttle of the SFU: the first join's keyframe
+	// request is not what it waits for.
+	select {
+	case <-time.After(probeRunning):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	late := newReceiver(&w)
 	late.start = time.Now()
 	c, err := dial(late, "late")

@@ -82,11 +82,14 @@ type Report struct {
 	// limit: it sent less than 90% of the offered rate, or the relay
 	// baseline lost more than 0.5%. Such a run says little about the
 	// server beyond its ratios.
-	GeneratorLimited bool     `json:"generator_limited"`
-	Server           Measure  `json:"server"`
-	Relay            *Measure `json:"relay"`
-	Probes           Probes   `json:"probes"`
-	Ratios           Ratios   `json:"ratios"`
+	GeneratorLimited bool `json:"generator_limited"`
+	// Tries is how many runs it took to get one that was not
+	// generator-limited (bench only; 1 for a single run).
+	Tries  int      `json:"tries"`
+	Server Measure  `json:"server"`
+	Relay  *Measure `json:"relay"`
+	Probes Probes   `json:"probes"`
+	Ratios Ratios   `json:"ratios"`
 }
 
 func ratio(a, b float64) float64 {

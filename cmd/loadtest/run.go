@@ -16,7 +16,7 @@ func Run(ctx context.Context, name string, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{
-		Name: name, Rooms: cfg.Rooms, Participants: cfg.Participants, Publishers: cfg.Publishers,
+		Name: name, Tries: 1, Rooms: cfg.Rooms, Participants: cfg.Participants, Publishers: cfg.Publishers,
 		BitrateBPS: cfg.Bitrate, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), ServerCPUs: cfg.ServerCPUs,
 		Probes: Probes{SFUPublishToPacketP50: -1, SFUJoinToFrameP50: -1, PairPublishToPacket: -1, PairJoinToFrameP50: -1},
 	}
