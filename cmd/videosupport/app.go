@@ -74,7 +74,7 @@ func runRetention(ctx context.Context, recs *recording.Calls, maxAge time.Durati
 }
 
 func newApp(cfg config, log *slog.Logger) (*app, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	t, err := sfu.NewTransport(sfu.NetworkConfig{

@@ -198,7 +198,7 @@ func (c *config) openStore(ctx context.Context) (store.Store, error) {
 	if c.DB != "" {
 		return postgres.Open(ctx, c.DB)
 	}
-	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	return sqlite.Open(ctx, filepath.Join(c.DataDir, "videosupport.db"))

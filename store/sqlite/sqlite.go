@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
@@ -17,6 +18,14 @@ import (
 // Open opens (creating if needed) the database file at path and brings
 // its schema up to date.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	// The record holds health and banking conversations: only the
+	// server's user may read the file (SQLite gives its -wal and -shm
+	// files the same mode).
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	_ = f.Close()
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
