@@ -568,11 +568,17 @@ func (d *Desk) EndCall(ctx context.Context, callID string, by auth.Caller) (stor
 }
 
 func (d *Desk) endCall(ctx context.Context, callID string, by store.Actor) (store.Call, error) {
-	call, e, err := d.st.EndCall(ctx, callID, store.Event{Type: store.EventCallEnded, Actor: by})
+	// The data goes in the stored event, not only in the announced copy:
+	// pages and the timeline API read the record, and match the end to
+	// its start by callId.
+	data := map[string]any{"callId": callID}
+	if c, err := d.st.Call(ctx, callID); err == nil {
+		data["seconds"] = int(time.Since(c.StartedAt).Seconds())
+	}
+	call, e, err := d.st.EndCall(ctx, callID, store.Event{Type: store.EventCallEnded, Actor: by, Data: eventData(data)})
 	if err != nil {
 		return call, err
 	}
-	e.Data = eventData(map[string]any{"callId": call.ID, "seconds": int(call.EndedAt.Sub(call.StartedAt).Seconds())})
 	d.log.Info("call ended", "call", call.ID, "conversation", call.ConversationID)
 	d.calls.mu.Lock()
 	delete(d.calls.inCall, call.ID)

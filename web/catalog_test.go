@@ -129,7 +129,7 @@ func TestHTMLKeysExist(t *testing.T) {
 // scriptKey finds string literals in the scripts that look like catalog
 // keys, e.g. 'status.joined'. Keys built at run time (`error.${code}`)
 // are not matched; TestServerErrorCodes covers those.
-var scriptKey = regexp.MustCompile(`['"]((?:app|lang|start|call|controls|left|tile|status|error|chat|thread|console|login|admin|staff|widget|common)(?:\.[a-z0-9_]+)+)['"]`)
+var scriptKey = regexp.MustCompile(`['"]((?:app|lang|start|call|controls|left|tile|status|error|chat|thread|console|login|admin|staff|widget|common|event)(?:\.[a-z0-9_]+)+)['"]`)
 
 func TestScriptKeysExist(t *testing.T) {
 	en := readCatalog(t, "en")

@@ -15,6 +15,8 @@ import { Notice } from './notice.js';
 import { post, setToken, ApiError, newClientId } from './api.js';
 import { ChatSocket } from './chatsocket.js';
 import { Thread } from './thread.js';
+import { VideoRequest } from './chatvideo.js';
+import { callStep } from './callevents.js';
 
 const embedded = new URLSearchParams(location.search).get('embed') === '1';
 document.documentElement.classList.toggle('embed', embedded);
@@ -44,6 +46,7 @@ const ui = {
   live: $('live'),
 };
 const notice = new Notice();
+const video = new VideoRequest({ notice });
 
 // state is the conversation in use: {id, token, name, outbox: [{clientId, body}]}.
 let state = null;
@@ -56,7 +59,7 @@ let wasReconnecting = false;
 let starting = false;
 
 // Tests read window.videosupportChat.
-window.videosupportChat = { get state() { return state; }, get socket() { return socket; } };
+window.videosupportChat = { get state() { return state; }, get socket() { return socket; }, video };
 
 state = load();
 if (state) openChat({ focus: false });
@@ -164,7 +167,10 @@ function openChat({ focus }) {
   thread = new Thread(ui.messages, {
     audience: 'customer',
     mine: (ev) => ev.actorRole === 'customer',
+    // A call cannot run in the widget's small frame: it opens a tab.
+    joinTarget: embedded ? '_blank' : '',
   });
+  video.follow(state.id);
   for (const m of state.outbox) thread.addPending(m.clientId, m.body, '');
   setText(ui.chatWith, null);
   socket = new ChatSocket({
@@ -181,11 +187,17 @@ function frame(msg) {
   switch (msg.type) {
     case 'welcome':
       backlogUntil = (msg.conversation && msg.conversation.lastSeq) || 0;
-      if (msg.conversation) showWho(msg.conversation);
+      if (msg.conversation) {
+        showWho(msg.conversation);
+        video.conversation(msg.conversation);
+      }
       flushOutbox();
       break;
     case 'event':
       if (msg.event) received(msg.event);
+      break;
+    case 'queue':
+      video.update(msg.queue);
       break;
     case 'notice':
       if (msg.code === 'no_agent_online') noAgent();
@@ -203,7 +215,12 @@ function received(ev) {
   const item = thread.add(ev);
   if (ev.type === 'message' && ev.clientId) dropFromOutbox(ev.clientId);
   followStatus(ev);
+  video.event(ev, thread);
   if (!item || ev.seq <= backlogUntil) return;
+  if (callStep(ev) === 'started' && !item.classList.contains('over')) {
+    announce('chat.video.ready');
+    toParent({ type: 'videosupport:message' });
+  }
   if (ev.type === 'message' && ev.actorRole !== 'customer') {
     announce('chat.announce_message', { name: ev.actorName || '', body: ev.body || '' });
     toParent({ type: 'videosupport:message' });
@@ -305,6 +322,7 @@ function forget() {
   socket = null;
   if (thread) thread.clear();
   state = null;
+  video.follow('');
   setToken('');
   setText(ui.conn, null);
   try {

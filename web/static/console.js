@@ -12,6 +12,7 @@ import { Notice } from './notice.js';
 import { get, post, put, staffSession, toLogin, errorKey, newClientId } from './api.js';
 import { ChatSocket } from './chatsocket.js';
 import { Thread, timeElement, isHandoverNote } from './thread.js';
+import { CallDesk } from './consolecalls.js';
 
 await init();
 
@@ -70,8 +71,14 @@ let readTimer = 0;
 let listReady = false;
 const outbox = new Map(); // clientId -> {conversation, body}
 
+const calls = new CallDesk({
+  open: (id) => openConversation(id, { focus: true }),
+  announce,
+  fail,
+});
+
 // Tests read window.videosupportConsole.
-window.videosupportConsole = { convs, get openId() { return openId; }, get thread() { return thread; } };
+window.videosupportConsole = { convs, calls, get openId() { return openId; }, get thread() { return thread; } };
 
 showMe();
 loadStaff();
@@ -122,7 +129,6 @@ addEventListener('hashchange', () => {
   const id = decodeURIComponent(location.hash.slice(1));
   if (id && id !== openId) openConversation(id, { focus: true });
 });
-if (location.hash.length > 1) openConversation(decodeURIComponent(location.hash.slice(1)), { focus: false });
 
 function showMe() {
   ui.meName.textContent = me.name || me.email || '';
@@ -215,6 +221,10 @@ const FILTERS = {
 };
 
 function consoleFrame(msg) {
+  if (msg.type === 'queue' || msg.type === 'invite') {
+    calls.frame(msg);
+    return;
+  }
   if (msg.type === 'welcome') {
     // Summaries that arrive right after welcome are the current list,
     // not news: announce only what comes later.
@@ -350,6 +360,7 @@ async function openConversation(id, { focus }) {
     mine: (ev) => ev.actorRole !== 'customer',
   });
   thread.clear();
+  calls.open(id, thread);
   for (const [cid, m] of outbox) {
     if (m.conversation === id) thread.addPending(cid, m.body, me.name);
   }
@@ -433,6 +444,7 @@ function convFrame(id, msg) {
 // shown adds one event to the record and keeps the header in step.
 function shown(ev) {
   const item = thread.add(ev);
+  calls.event(ev, thread);
   if (ev.type === 'message' && ev.clientId) outbox.delete(ev.clientId);
   if (isHandoverNote(ev) || (ev.type === 'conversation.handed_over' && ev.data && ev.data.summary)) {
     ui.handoverText.textContent = ev.body || ev.data.summary;
@@ -460,6 +472,7 @@ function renderHead() {
   });
 
   const closed = c.status === 'closed';
+  calls.head(c);
   ui.claim.hidden = closed || c.assignedTo === me.id;
   ui.close.hidden = closed;
   ui.reopen.hidden = !closed;
@@ -502,6 +515,7 @@ function closePane() {
   const was = openId;
   openId = '';
   thread = null;
+  calls.open('', null);
   history.replaceState(null, '', location.pathname + location.search);
   document.body.classList.remove('pane-shown');
   ui.paneOpen.hidden = true;
@@ -613,3 +627,8 @@ function grow(area) {
   area.style.blockSize = 'auto';
   area.style.blockSize = `${Math.min(area.scrollHeight + 4, 200)}px`;
 }
+
+// A conversation in the address (a reload, a link from a colleague) opens
+// last, once everything above is defined: openConversation uses FILTERS
+// and the rest, and would fail on them before their declarations ran.
+if (location.hash.length > 1) openConversation(decodeURIComponent(location.hash.slice(1)), { focus: false });

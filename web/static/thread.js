@@ -7,6 +7,7 @@
 // Bodies and names come from other people, so they only ever go in
 // through textContent: a message "<script>…" is shown as those characters.
 import { setText, language, onChange } from './i18n.js';
+import { callStep, staffLine, customerLine, showLine } from './callevents.js';
 
 // Lines for the customer: plain and reassuring, about people, not queues.
 const CUSTOMER_LINES = {
@@ -15,10 +16,6 @@ const CUSTOMER_LINES = {
   'conversation.waiting': 'chat.sys.no_agent',
   'conversation.closed': 'chat.sys.closed',
   'conversation.reopened': 'chat.sys.reopened',
-  'call.started': 'chat.sys.call_started',
-  'call.ended': 'chat.sys.call_ended',
-  'participant.joined': 'chat.sys.participant_joined',
-  'participant.left': 'chat.sys.participant_left',
 };
 
 // Lines for staff: what happened and who did it, for the record.
@@ -29,10 +26,6 @@ const STAFF_LINES = {
   'conversation.waiting': 'console.sys.waiting',
   'conversation.closed': 'console.sys.closed',
   'conversation.reopened': 'console.sys.reopened',
-  'call.started': 'console.sys.call_started',
-  'call.ended': 'console.sys.call_ended',
-  'participant.joined': 'console.sys.participant_joined',
-  'participant.left': 'console.sys.participant_left',
 };
 
 const timeFormats = new Map();
@@ -85,24 +78,84 @@ export function isHandoverNote(ev) {
   return ev.type === 'note' && (ev.actorRole === 'bot' || d.handover === true || d.kind === 'handover');
 }
 
+// safeLink accepts only a web address (never javascript: and the like)
+// for the join link the server put in the record.
+function safeLink(url) {
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : '';
+  } catch {
+    return '';
+  }
+}
+
+// keepPinned keeps a list that was scrolled to its end at its end when
+// the list itself gets shorter: the video request box or the call bar
+// appearing, the phone's keyboard opening. Its state lives on the element,
+// since each opened conversation makes a new Thread on the same list.
+function keepPinned(list) {
+  if (list.dataset.pinned) return;
+  list.dataset.pinned = 'true';
+  list.addEventListener('scroll', () => {
+    list.dataset.pinned = String(list.scrollHeight - list.scrollTop - list.clientHeight < 80);
+  }, { passive: true });
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver(() => {
+      if (list.dataset.pinned === 'true') list.scrollTop = list.scrollHeight;
+    }).observe(list);
+  }
+}
+
 export class Thread {
   // audience is "customer" or "staff". mine(ev) says whether a message is
-  // shown on the reader's own side.
-  constructor(list, { audience, mine }) {
+  // shown on the reader's own side. joinTarget is where the customer's
+  // "Join video call" link opens ("_blank" inside the chat widget's
+  // frame, which cannot hold a call; the same tab otherwise).
+  constructor(list, { audience, mine, joinTarget = '' }) {
     this.list = list;
     this.audience = audience;
     this.mine = mine;
+    this.joinTarget = joinTarget;
     this.bySeq = new Map();
     this.pending = new Map();
+    this.calls = new Map(); // call id -> {callId, joinUrl, expires, ended, card}
     this.lastSeq = 0;
     this.online = false;
+    keepPinned(list);
   }
 
   clear() {
     this.list.replaceChildren();
     this.bySeq.clear();
     this.pending.clear();
+    this.calls.clear();
     this.lastSeq = 0;
+  }
+
+  // activeCall is the call going on, as the record tells it: the last
+  // call.started whose call has no call.ended yet; or null.
+  activeCall() {
+    let last = null;
+    for (const c of this.calls.values()) {
+      if (!c.ended) last = c;
+    }
+    return last;
+  }
+
+  // followCall keeps this.calls in step with the record.
+  followCall(ev) {
+    const d = ev.data || {};
+    const step = callStep(ev);
+    if (step === 'started' && d.callId) {
+      this.calls.set(d.callId, { callId: d.callId, joinUrl: d.joinUrl || '', expires: d.expires || '', ended: false, card: null });
+    } else if (step === 'ended') {
+      // A conversation has one call at a time, so an end that does not
+      // say which call (older records) ends the one going on.
+      const c = d.callId ? this.calls.get(d.callId) : this.activeCall();
+      if (!c) return;
+      c.ended = true;
+      if (c.card) this.fillCallCard(c.card, c);
+    }
   }
 
   // has reports whether the event with this seq is on screen.
@@ -114,7 +167,8 @@ export class Thread {
   // is already shown or is not for this reader.
   add(ev) {
     if (!ev || typeof ev.seq !== 'number' || this.bySeq.has(ev.seq)) return null;
-    const stick = this.nearBottom();
+    this.followCall(ev);
+    const stick = this.nearBottom() || this.list.dataset.pinned === 'true';
     let item = null;
     const echo = ev.type === 'message' && ev.clientId && this.pending.get(ev.clientId);
     if (echo) {
@@ -188,6 +242,7 @@ export class Thread {
       if (this.audience !== 'staff') return null;
       return this.noteItem(ev);
     }
+    if (ev.type.startsWith('call.') || ev.type.startsWith('participant.')) return this.callItem(ev);
     const lines = this.audience === 'staff' ? STAFF_LINES : CUSTOMER_LINES;
     const key = lines[ev.type];
     if (!key) return null;
@@ -199,6 +254,72 @@ export class Thread {
     // for staff it is one more line of the record.
     if (ev.type === 'conversation.waiting' && this.audience === 'customer') item.classList.add('sys-waiting');
     return item;
+  }
+
+  // callItem shows a step of a video call: a line for staff; for the
+  // customer, the card with the join link, or a line about their request.
+  callItem(ev) {
+    if (this.audience === 'customer' && callStep(ev) === 'started') {
+      const c = this.calls.get((ev.data || {}).callId);
+      if (!c) return null;
+      c.card = this.callCard(ev);
+      this.fillCallCard(c.card, c);
+      return c.card;
+    }
+    const line = this.audience === 'staff' ? staffLine(ev) : customerLine(ev);
+    if (!line) return null;
+    const item = this.lineItem(null, null, ev.createdAt);
+    showLine(item.querySelector('.sys-text > span'), line);
+    item.dataset.type = ev.type;
+    item.classList.add('sys-call');
+    return item;
+  }
+
+  callCard(ev) {
+    const item = el('li', 'call-card');
+    item.dataset.type = ev.type;
+    const box = el('div', 'call-card-box');
+    const title = el('h2', 'call-card-title');
+    title.id = `call-card-${ev.seq}`;
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-labelledby', title.id);
+    const hint = el('p', 'call-card-hint');
+    const link = el('a', 'btn btn-primary btn-big call-join');
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'icon');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+    use.setAttribute('href', '#i-video');
+    svg.append(use);
+    const label = el('span');
+    setText(label, 'chat.video.join');
+    link.append(svg, label);
+    if (this.joinTarget) {
+      link.target = this.joinTarget;
+      link.rel = 'noopener';
+    }
+    const time = el('p', 'call-card-time');
+    time.append(timeElement(ev.createdAt, 'sys-time'));
+    box.append(title, hint, link, time);
+    item.append(box);
+    return item;
+  }
+
+  // fillCallCard shows a card live (the link) or over (no link: it would
+  // only be refused now).
+  fillCallCard(card, c) {
+    const expired = c.expires && Date.parse(c.expires) < Date.now();
+    const href = safeLink(c.joinUrl);
+    const live = !c.ended && !expired && href;
+    card.classList.toggle('over', !live);
+    card.dataset.callId = c.callId;
+    setText(card.querySelector('.call-card-title'), live ? 'chat.video.ready' : 'chat.sys.call_started');
+    setText(card.querySelector('.call-card-hint'), live ? 'chat.video.ready_hint' : 'chat.video.card_over');
+    const link = card.querySelector('.call-join');
+    link.hidden = !live;
+    if (live) link.href = href;
+    else link.removeAttribute('href');
   }
 
   messageItem(mine) {
@@ -253,7 +374,7 @@ export class Thread {
     const item = el('li', 'sys');
     const p = el('p', 'sys-text');
     const text = el('span');
-    setText(text, key, vars);
+    if (key) setText(text, key, vars);
     p.append(text);
     if (iso) p.append(' ', timeElement(iso, 'sys-time'));
     item.append(p);
