@@ -12,6 +12,7 @@ import { Notice } from './notice.js';
 import { get, post, put, staffSession, toLogin, errorKey, newClientId } from './api.js';
 import { ChatSocket } from './chatsocket.js';
 import { Thread, timeElement, isHandoverNote } from './thread.js';
+import { RecordingList } from './recordings.js'; // the open conversation's recordings
 import { CallDesk } from './consolecalls.js';
 
 await init();
@@ -69,6 +70,8 @@ let staffList = null;
 let readSent = 0;
 let readTimer = 0;
 let listReady = false;
+// Recordings of the open conversation (recordings.js), above its timeline.
+const recordings = new RecordingList(document.getElementById('timeline'));
 const outbox = new Map(); // clientId -> {conversation, body}
 
 const calls = new CallDesk({
@@ -360,6 +363,7 @@ async function openConversation(id, { focus }) {
     mine: (ev) => ev.actorRole !== 'customer',
   });
   thread.clear();
+  recordings.open(id); // recordings.js
   calls.open(id, thread);
   for (const [cid, m] of outbox) {
     if (m.conversation === id) thread.addPending(cid, m.body, me.name);
@@ -444,6 +448,7 @@ function convFrame(id, msg) {
 // shown adds one event to the record and keeps the header in step.
 function shown(ev) {
   const item = thread.add(ev);
+  recordings.event(ev); // recordings.js: a recording.* event refreshes the list
   calls.event(ev, thread);
   if (ev.type === 'message' && ev.clientId) outbox.delete(ev.clientId);
   if (isHandoverNote(ev) || (ev.type === 'conversation.handed_over' && ev.data && ev.data.summary)) {
@@ -516,6 +521,7 @@ function closePane() {
   openId = '';
   thread = null;
   calls.open('', null);
+  recordings.open(''); // recordings.js
   history.replaceState(null, '', location.pathname + location.search);
   document.body.classList.remove('pane-shown');
   ui.paneOpen.hidden = true;

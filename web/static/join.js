@@ -24,6 +24,7 @@ import { TileGrid, LOCAL } from './tiles.js';
 import { ApiError, get, post, staffSession } from './api.js';
 import { WaitingRoom } from './waitroom.js';
 import { StaffTools } from './staffcall.js';
+import { RecordingUI } from './recordingui.js'; // recording: indicator, consent, Record button
 
 await init();
 
@@ -115,6 +116,15 @@ const tools = new StaffTools({
   get me() { return me; },
   send: (frame) => session && session.send(frame),
   notice,
+});
+// Recording (recordingui.js): builds its own parts of the call view and
+// takes the session's recording frames through onRecording below.
+const recording = new RecordingUI({
+  send: (frame) => session && session.send(frame),
+  isStaff: () => isStaff(),
+  view: ui.views.call,
+  tiles: $('tiles'),
+  controls: document.querySelector('#view-call .controls'),
 });
 
 ui.join.addEventListener('click', () => joinClicked());
@@ -295,6 +305,7 @@ function enter() {
     onWaiting: waiting,
     onAdmitted: admitted,
     onKnocking: (kind, p) => tools.knocking(kind, p),
+    onRecording: (msg) => recording.message(msg), // recordingui.js
     onJoined: joined,
     onChange: update,
     onPeople: (key, name) => notice.info(key, { name }, { timeout: 6000 }),

@@ -14,6 +14,9 @@
 // session then joins again by itself. Staff in such a call hear of the
 // people knocking. Both go through optional callbacks (onWaiting,
 // onAdmitted, onKnocking), so the plain call page needs none of them.
+// Recording (its joined state, recording and consent frames, errors about
+// record and consent, and {type: 'ended'} when the session ends) goes to
+// the optional onRecording the same way (recordingui.js).
 import { Signal, signalURL } from './signal.js';
 import { LOCAL } from './tiles.js';
 
@@ -95,6 +98,8 @@ export class Session {
       case 'knock': return this.knocking('knock', msg.participant);
       case 'declined': return this.knocking('declined', msg.participant);
       case 'bye': return this.onBye(msg);
+      case 'recording':
+      case 'consent': return this.recording(msg);
       case 'error': return this.onError(msg);
       default:
         console.warn('signal: unknown message', msg.type);
@@ -119,6 +124,7 @@ export class Session {
     this.pcs.publish = this.makePeer('publish');
     this.opts.onPeers(this.pcs.publish, this.pcs.subscribe);
     this.opts.onJoined(this.note);
+    this.recording(msg);
     await this.publish();
   }
 
@@ -314,6 +320,12 @@ export class Session {
 
   onError(msg) {
     const code = String(msg.code || '');
+    // A recording that could not start (even "internal") leaves the call
+    // going on: the recording's own UI says so.
+    if (this.joined && (msg.about === 'record' || msg.about === 'consent')) {
+      this.recording(msg);
+      return;
+    }
     // Before joined, any error means the join did not work.
     if (!this.joined || FATAL.has(code)) {
       this.fail(`error.${code}`, { retry: !FINAL.has(code) });
@@ -376,10 +388,16 @@ export class Session {
     this.opts.onFail(key, { retry });
   }
 
+  // recording passes a frame about recording to the page, if it wants them.
+  recording(msg) {
+    if (this.opts.onRecording) this.opts.onRecording(msg);
+  }
+
   // end releases everything: socket, peer connections, camera, tiles.
   end() {
     if (this.ended) return;
     this.ended = true;
+    this.recording({ type: 'ended' });
     clearTimeout(this.joinTimer);
     if (this.signal) this.signal.close();
     for (const pc of Object.values(this.pcs)) pc.close();
