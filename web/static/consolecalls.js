@@ -25,6 +25,7 @@ export class CallDesk {
       bar: $('callbar'),
       barText: $('callbar-text'),
       barNote: $('callbar-note'),
+      barNoteBody: $('callbar-note-body'),
       join: $('join-call'),
       end: $('end-call'),
       queue: $('vqueue'),
@@ -153,7 +154,7 @@ export class CallDesk {
     if (inv) {
       setText(ui.barText, 'console.call.active_invited', { from: inv.from || '' });
       ui.barNote.hidden = !inv.note;
-      setText(ui.barNote, inv.note ? 'console.call.invite_note' : null, { note: inv.note || '' });
+      ui.barNoteBody.textContent = inv.note || '';
     } else {
       setText(ui.barText, 'console.call.active');
       ui.barNote.hidden = true;
