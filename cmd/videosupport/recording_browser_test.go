@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -180,6 +181,12 @@ func TestBrowserRecordingAgreed(t *testing.T) {
 		if !strings.Contains(types, e) {
 			t.Errorf("the record lacks %s: %s", e, types)
 		}
+	}
+	// The console's timeline says them in words.
+	if c.lang == "en" {
+		waitJS(t, c.console, 10*time.Second, "the console's timeline shows the recording steps in words",
+			`[...document.querySelectorAll('[data-type^="recording."]')].map(e => e.textContent).join(' | ').includes('agreed to be recorded') &&
+			 [...document.querySelectorAll('[data-type="recording.ready"]')].some(e => e.textContent.includes('Recording ready'))`)
 	}
 }
 

@@ -65,6 +65,35 @@ export function staffLine(ev) {
     case 'call.request_withdrawn':
       return { key: 'event.request_withdrawn', vars: { name: ev.actorName || '' } };
     default:
+      return recordingLine(ev, d);
+  }
+}
+
+// recordingLine is the staff's line for a recording event (the audit
+// trail included), or null.
+function recordingLine(ev, d) {
+  const name = ev.actorName || '';
+  switch (ev.type) {
+    case 'recording.started':
+      return { key: 'event.recording_started', vars: { name } };
+    case 'recording.stopped':
+      return { key: 'event.recording_stopped', vars: { name } };
+    case 'recording.consent':
+      return { key: d.choice === 'agreed' ? 'event.recording_consent_agreed' : 'event.recording_consent_declined', vars: { name } };
+    case 'recording.ready':
+      return {
+        key: d.interrupted ? 'event.recording_interrupted' : 'event.recording_ready',
+        seconds: { duration: (d.durationMs || 0) / 1000 },
+      };
+    case 'recording.failed':
+      return { key: 'event.recording_failed' };
+    case 'recording.played':
+      return { key: 'event.recording_played', vars: { name } };
+    case 'recording.downloaded':
+      return { key: 'event.recording_downloaded', vars: { name } };
+    case 'recording.deleted':
+      return { key: 'event.recording_deleted' };
+    default:
       return null;
   }
 }
@@ -91,6 +120,14 @@ export function customerLine(ev) {
       return { key: 'event.customer.kept_waiting' };
     case 'call.request_withdrawn':
       return { key: 'event.customer.withdrawn' };
+    case 'recording.started':
+      return { key: 'event.customer.recording_started' };
+    case 'recording.stopped':
+      return { key: 'event.customer.recording_stopped' };
+    case 'recording.consent':
+      // Only their own answer is news to them.
+      if (ev.actorRole !== 'customer') return null;
+      return { key: d.choice === 'agreed' ? 'event.customer.consent_agreed' : 'event.customer.consent_declined' };
     default:
       return null;
   }

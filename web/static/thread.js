@@ -242,7 +242,7 @@ export class Thread {
       if (this.audience !== 'staff') return null;
       return this.noteItem(ev);
     }
-    if (ev.type.startsWith('call.') || ev.type.startsWith('participant.')) return this.callItem(ev);
+    if (ev.type.startsWith('call.') || ev.type.startsWith('participant.') || ev.type.startsWith('recording.')) return this.callItem(ev);
     const lines = this.audience === 'staff' ? STAFF_LINES : CUSTOMER_LINES;
     const key = lines[ev.type];
     if (!key) return null;
