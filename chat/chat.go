@@ -195,10 +195,7 @@ func (s *session) hello(ctx context.Context, m ClientMessage, wg *sync.WaitGroup
 		s.console = true
 		stopConsole := s.srv.desk.WatchConsole(ctx, s.caller.ID, func(c store.Conversation) { s.mark(c.ID) })
 		stopQueue := s.srv.desk.WatchQueue(s.queueChanged)
-		stopNotices := s.srv.desk.WatchStaff(s.caller.ID, func(n desk.Notice) {
-			s.enqueue(ServerMessage{Type: TypeInvite, Notice: &n})
-		})
-		s.stopped = func() { stopConsole(); stopQueue(); stopNotices() }
+		s.stopped = func() { stopConsole(); stopQueue() }
 		s.queueDirty = true
 		list, err := st.ListConversations(ctx, store.ListFilter{Statuses: []store.Status{store.StatusOpen, store.StatusWaiting}, Limit: 200})
 		if err != nil {
@@ -230,6 +227,14 @@ func (s *session) hello(ctx context.Context, m ClientMessage, wg *sync.WaitGroup
 	}
 	s.ready = true
 	s.enqueue(welcome)
+	if s.console {
+		// After welcome: invitations still pending are sent at once.
+		stopNotices := s.srv.desk.WatchStaff(s.caller.ID, func(n desk.Notice) {
+			s.enqueue(ServerMessage{Type: TypeInvite, Notice: &n})
+		})
+		stop := s.stopped
+		s.stopped = func() { stop(); stopNotices() }
+	}
 	s.poke()
 	wg.Add(1)
 	go func() {

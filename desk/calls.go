@@ -112,10 +112,13 @@ type QueueStatus struct {
 type calls struct {
 	cfg CallConfig
 
-	mu       sync.Mutex
-	inCall   map[string]map[string]CallGrant // call id -> participant id -> grant
-	queueWs  map[*func()]struct{}
-	staffWs  map[string]map[*func(Notice)]struct{}
+	mu      sync.Mutex
+	inCall  map[string]map[string]CallGrant // call id -> participant id -> grant
+	queueWs map[*func()]struct{}
+	staffWs map[string]map[*func(Notice)]struct{}
+	// pending invitations by staff id, until they join the call or it
+	// ends: a console that opens later still shows them.
+	pending  map[string][]Notice
 	avgWait  time.Duration // recent time from request to a call, for estimates
 	stopLoop context.CancelFunc
 }
@@ -133,7 +136,7 @@ func (d *Desk) EnableCalls(cfg CallConfig) {
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	d.calls = &calls{cfg: cfg, inCall: map[string]map[string]CallGrant{}, queueWs: map[*func()]struct{}{},
-		staffWs: map[string]map[*func(Notice)]struct{}{}, avgWait: 2 * time.Minute}
+		staffWs: map[string]map[*func(Notice)]struct{}{}, pending: map[string][]Notice{}, avgWait: 2 * time.Minute}
 }
 
 var errCallsOff = errors.New("calls are not enabled")
@@ -467,6 +470,7 @@ func (d *Desk) CallStep(ctx context.Context, g CallGrant, step string, who CallP
 	case StepJoined:
 		typ = store.EventJoined
 		d.calls.present(g, who.ID, true)
+		d.calls.dropInvites(g.CallID, g.StaffID)
 	case StepLeft:
 		typ = store.EventLeft
 		d.calls.present(g, who.ID, false)
@@ -498,6 +502,29 @@ func (c *calls) present(g CallGrant, participant string, in bool) {
 	delete(m, participant)
 	if len(m) == 0 {
 		delete(c.inCall, g.CallID)
+	}
+}
+
+// dropInvites forgets pending invitations to a call: those of one staff
+// member (who joined), or everyone's (staffID "": the call ended).
+func (c *calls) dropInvites(callID, staffID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ns := range c.pending {
+		if staffID != "" && id != staffID {
+			continue
+		}
+		kept := ns[:0]
+		for _, n := range ns {
+			if n.CallID != callID {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) == 0 {
+			delete(c.pending, id)
+		} else {
+			c.pending[id] = kept
+		}
 	}
 }
 
@@ -583,6 +610,7 @@ func (d *Desk) endCall(ctx context.Context, callID string, by store.Actor) (stor
 	d.calls.mu.Lock()
 	delete(d.calls.inCall, call.ID)
 	d.calls.mu.Unlock()
+	d.calls.dropInvites(call.ID, "")
 	d.announce(ctx, e, map[string]any{"call": call})
 	return call, nil
 }
@@ -644,7 +672,11 @@ func (d *Desk) WatchStaff(staffID string, fn func(Notice)) (cancel func()) {
 		c.staffWs[staffID] = map[*func(Notice)]struct{}{}
 	}
 	c.staffWs[staffID][p] = struct{}{}
+	pending := append([]Notice(nil), c.pending[staffID]...)
 	c.mu.Unlock()
+	for _, n := range pending {
+		fn(n)
+	}
 	return func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -657,6 +689,7 @@ func (d *Desk) WatchStaff(staffID string, fn func(Notice)) (cancel func()) {
 
 func (d *Desk) notify(staffID string, n Notice) {
 	d.calls.mu.Lock()
+	d.calls.pending[staffID] = append(d.calls.pending[staffID], n)
 	var fns []func(Notice)
 	for p := range d.calls.staffWs[staffID] {
 		fns = append(fns, *p)

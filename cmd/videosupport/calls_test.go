@@ -447,3 +447,55 @@ func TestJoinLinkRefusals(t *testing.T) {
 		t.Errorf("unknown call: %d %+v", code, ans)
 	}
 }
+
+// TestInviteWaitsForTheConsole: a colleague invited while their console
+// is closed finds the invitation when they open it; once they have
+// joined the call it is gone.
+func TestInviteWaitsForTheConsole(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base, a := startApp(t)
+	addStaff(t, a, "amira@example.com", "Amira", store.RoleAgent)
+	addStaff(t, a, "chen@example.com", "Dr Chen", store.RoleSpecialist)
+	agent, _ := login(t, base, "amira@example.com")
+	spec, specStaff := login(t, base, "chen@example.com")
+	convID, _ := startConversation(t, base, "Wei", "hello")
+	var started startedCall
+	agent.do("POST", "/api/v1/conversations/"+convID+"/calls", nil, &started)
+	callID := started.Call.ID
+	if code := agent.do("POST", "/api/v1/calls/"+callID+"/invite", map[string]string{"staffId": specStaff.ID, "note": "rash on the arm"}, nil); code != 201 {
+		t.Fatalf("invite: %d", code)
+	}
+	invites := func() []string {
+		ws := chatSocket(t, base, spec)
+		defer ws.Close()
+		if err := ws.WriteJSON(map[string]any{"type": "hello", "console": true}); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		_ = ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			var f struct {
+				Type   string `json:"type"`
+				Notice *struct {
+					CallID, Note string
+				} `json:"notice"`
+			}
+			if err := ws.ReadJSON(&f); err != nil {
+				return got // read everything the console is sent at once
+			}
+			if f.Type == "invite" {
+				got = append(got, f.Notice.CallID+" "+f.Notice.Note)
+			}
+		}
+	}
+	if got := invites(); len(got) != 1 || got[0] != callID+" rash on the arm" {
+		t.Fatalf("the console opened after the invitation shows %q", got)
+	}
+	spec.do("POST", "/api/v1/calls/"+callID+"/join", map[string]string{}, nil)
+	specWS := (&callBrowser{apiClient: spec, base: base}).dial(ctx)
+	if m := joinSignal(ctx, t, specWS, callID); m.Type != signaling.TypeJoined {
+		t.Fatalf("specialist join: %+v", m)
+	}
+	eventually(t, 5*time.Second, "the invitation is gone once the specialist joined", func() bool { return len(invites()) == 0 })
+}
