@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -85,22 +86,14 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return err
 			}
 			sweep = append(sweep, r)
-			// Past the knee, or past what the load tool can drive
-			// on this machine: either way a bigger step says nothing.
-			if r.Server.CPUCores > 0.8 || r.Server.Loss > 0.005 || r.GeneratorLimited {
+			// Past the knee. A generator-limited step (flagged in
+			// its report) goes on: the server may still keep up.
+			if r.Server.CPUCores > 0.8 || r.Server.Loss > 0.005 {
 				break
 			}
 			knee = r
 		}
-		f, err := os.Create(filepath.Join(*out, "sweep.svg"))
-		if err != nil {
-			return err
-		}
-		err = writeSweepChart(f, "Calls of 4 on one core, 1.5 Mbit/s VP8 + Opus each", sweep)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := writeChartFile(filepath.Join(*out, "sweep.svg"), sweep); err != nil {
 			return err
 		}
 	}
@@ -147,6 +140,43 @@ func runTries(ctx context.Context, tries int, name string, cfg Config) (*Report,
 		}
 		cfg.logf("%s: the load tool was the limit (machine load %.1f), again", name, r.LoadAvg[1])
 	}
+}
+
+// chartMain redraws the sweep chart from the reports of a bench run.
+func chartMain(dir string) error {
+	paths, err := filepath.Glob(filepath.Join(dir, "sweep-*.json"))
+	if err != nil {
+		return err
+	}
+	var sweep []*Report
+	for _, p := range paths { // sweep-NN sorts by load
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		r := &Report{}
+		if err := json.Unmarshal(b, r); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		sweep = append(sweep, r)
+	}
+	if len(sweep) == 0 {
+		return fmt.Errorf("no sweep-*.json in %s", dir)
+	}
+	return writeChartFile(filepath.Join(dir, "sweep.svg"), sweep)
+}
+
+// writeChartFile writes the sweep chart to path.
+func writeChartFile(path string, sweep []*Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = writeSweepChart(f, "Calls of 4 on one core, 1.5 Mbit/s VP8 + Opus each", sweep)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // sweepSteps are the numbers of calls the sweep tries.

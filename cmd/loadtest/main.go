@@ -11,6 +11,7 @@
 //
 //	loadtest [flags]            one run, table on stderr, -json for the report
 //	loadtest bench [flags]      the scenarios of docs/benchmarks.md and the sweep chart
+//	loadtest chart DIR          redraw DIR/sweep.svg from DIR/sweep-*.json
 package main
 
 import (
@@ -36,9 +37,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "bench" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "bench":
 		err = benchMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
-	} else {
+	case len(os.Args) > 2 && os.Args[1] == "chart":
+		err = chartMain(os.Args[2])
+	default:
 		err = runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
