@@ -136,6 +136,12 @@ func TestResendAnswersNACK(t *testing.T) {
 	if len(w.seqs) != 3 || w.seqs[0] != 3 || w.seqs[1] != 5 || w.seqs[2] != 6 {
 		t.Fatalf("resent %v, want [3 5 6]", w.seqs)
 	}
+	// The same NACK again at once (a receiver repeating itself) resends
+	// nothing; a packet not resent yet still goes.
+	r.resend(d, &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{3, 5, 6, 7})})
+	if len(w.seqs) != 4 || w.seqs[3] != 7 {
+		t.Fatalf("after a repeated NACK resent %v, want [3 5 6 7]", w.seqs)
+	}
 	for _, h := range w.headers {
 		if h.SSRC != 99 || h.PayloadType != 96 || h.Extension {
 			t.Errorf("resent header %+v: not rewritten for the subscriber", h)

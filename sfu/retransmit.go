@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -62,12 +63,36 @@ func (c *retransmitCache) get(seq uint16, buf []byte) ([]byte, bool) {
 	return append(buf, s.buf...), true
 }
 
+// resendGap is the shortest time between two resends of one packet to
+// one subscriber. A receiver repeats its NACK for a packet still missing
+// every round trip or so; a subscriber that falls far behind (a starved
+// client) would otherwise draw every packet again and again, and the
+// retransmissions would bury what it is missing anyway.
+const resendGap = 100 * time.Millisecond
+
 // resender answers one subscriber's NACKs for one track. It is used by
 // that downTrack's RTCP reader only, so its buffers need no lock, and no
 // lock is held while it writes.
 type resender struct {
-	buf []byte
-	pkt rtp.Packet
+	buf  []byte
+	pkt  rtp.Packet
+	last [retransmitCacheSize]resent // by cache slot
+}
+
+// resent is when a packet was last resent.
+type resent struct {
+	seq uint16
+	at  int64 // unix nanoseconds; 0 never
+}
+
+// due reports whether seq may be resent now, and notes it if so.
+func (r *resender) due(seq uint16, now int64) bool {
+	l := &r.last[seq%retransmitCacheSize]
+	if l.at != 0 && l.seq == seq && now-l.at < int64(resendGap) {
+		return false
+	}
+	l.seq, l.at = seq, now
+	return true
 }
 
 // resend writes again every packet of nack still in the cache.
@@ -76,8 +101,12 @@ func (r *resender) resend(d *downTrack, nack *rtcp.TransportLayerNack) {
 	if c == nil {
 		return
 	}
+	now := time.Now().UnixNano()
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
+			if !r.due(seq, now) {
+				return true
+			}
 			b, ok := c.get(seq, r.buf[:0])
 			r.buf = b
 			if ok && r.pkt.Unmarshal(b) == nil {
