@@ -31,6 +31,7 @@ type inCall struct {
 	base, convID, callID string
 	agent, customer      *apiClient // the agent's session; the customer's chat token
 	agentWS, custWS      *client.Client
+	custID               string // the customer's participant id
 }
 
 // startRecordedCall escalates a conversation and brings both people into
@@ -66,8 +67,9 @@ func enterCall(ctx context.Context, t *testing.T, base string) *inCall {
 	w := joinSignal(ctx, t, custWS, callID)
 	_ = agentWS.Send(signaling.Message{Type: signaling.TypeAdmit, Participant: &signaling.Participant{ID: w.You.ID}})
 	waitMsg(ctx, t, custWS, signaling.TypeAdmitted, nil)
-	if m := joinSignal(ctx, t, custWS, callID); m.Type != signaling.TypeJoined {
-		t.Fatalf("customer join: %+v", m)
+	cj := joinSignal(ctx, t, custWS, callID)
+	if cj.Type != signaling.TypeJoined {
+		t.Fatalf("customer join: %+v", cj)
 	}
 	frames, err := testmedia.VP8Frames()
 	if err != nil {
@@ -80,7 +82,8 @@ func enterCall(ctx context.Context, t *testing.T, base string) *inCall {
 	for _, c := range []*client.Client{agentWS, custWS} {
 		publishTestMedia(ctx, t, c, frames, pkts)
 	}
-	return &inCall{base: base, convID: convID, callID: callID, agent: agent, customer: customer, agentWS: agentWS, custWS: custWS}
+	return &inCall{base: base, convID: convID, callID: callID, agent: agent, customer: customer, agentWS: agentWS, custWS: custWS,
+		custID: cj.You.ID}
 }
 
 func publishTestMedia(ctx context.Context, t *testing.T, c *client.Client, frames, pkts [][]byte) {
@@ -184,10 +187,20 @@ func TestRecordingWithConsent(t *testing.T) {
 		t.Fatalf("the customer is told %+v", m.Recording)
 	}
 	time.Sleep(time.Second) // the customer reads the prompt; nothing of theirs is recorded yet
+	spooled := func(participant string) []string {
+		files, _ := filepath.Glob(filepath.Join(dir, "spool", "*", "*", participant+"_*.webm"))
+		return files
+	}
+	if files := spooled(call.custID); len(files) != 0 {
+		t.Fatalf("the customer's media was written before they agreed: %v", files)
+	}
 	agreedAt := time.Now()
 	_ = call.custWS.Send(signaling.Message{Type: signaling.TypeConsent, Consent: "agree", Version: consentVersion})
 	waitMsg(ctx, t, call.agentWS, signaling.TypeConsent, func(m signaling.Message) bool { return m.Participant.Consent == signaling.ConsentAgreed })
 	time.Sleep(3 * time.Second)
+	if files := spooled(call.custID); len(files) != 2 {
+		t.Errorf("after agreeing, the customer's tracks being written: %v, want audio and video", files)
+	}
 	call.record(t, false)
 	stoppedAt := time.Now()
 	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, func(m signaling.Message) bool { return !m.Recording.On })
@@ -338,7 +351,8 @@ func TestRecordingDeclined(t *testing.T) {
 	testenv.LookTool(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	base, a, _ := startAppIn(t, t.TempDir())
+	dataDir := t.TempDir()
+	base, a, _ := startAppIn(t, dataDir)
 	call := startRecordedCall(ctx, t, base, a)
 	call.record(t, true)
 	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
@@ -349,6 +363,17 @@ func TestRecordingDeclined(t *testing.T) {
 	rec := waitRecording(t, call.agent, call.convID, 60*time.Second)
 	if rec.Status != store.RecordingReady || strings.Join(rec.Participants, ",") != "Amira" {
 		t.Fatalf("recording %+v, want the agent alone", rec)
+	}
+	// The decliner's tracks are absent: the sealed track files are the
+	// agent's two.
+	tracks, _ := filepath.Glob(filepath.Join(dataDir, "recordings", "objects", "conversations", call.convID, "recordings", rec.ID, "tracks", "*.webm"))
+	if len(tracks) != 2 {
+		t.Errorf("sealed track files %v, want the agent's audio and video", tracks)
+	}
+	for _, f := range tracks {
+		if strings.HasPrefix(filepath.Base(f), call.custID) {
+			t.Errorf("the customer who declined was recorded: %s", f)
+		}
 	}
 	var grant struct{ URL string }
 	call.agent.do("POST", "/api/v1/recordings/"+rec.ID+"/download", nil, &grant)
