@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -102,26 +104,41 @@ func TestRepairTruncated(t *testing.T) {
 }
 
 // crashWriterEnv makes the test binary a recorder that never stops, for
-// TestKill9.
+// TestKill9 to kill: TestMain runs crashWriter instead of the tests.
 const crashWriterEnv = "RECORDING_CRASH_WRITER_DIR"
 
-// TestCrashWriterProcess is the process TestKill9 kills.
-func TestCrashWriterProcess(t *testing.T) {
-	dir := os.Getenv(crashWriterEnv)
-	if dir == "" {
-		t.Skip("run by TestKill9")
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashWriterEnv); dir != "" {
+		if err := crashWriter(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "crash writer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// crashWriter records test audio and video in real time into dir for a
+// minute, saying "recording" once it has begun.
+func crashWriter(dir string) error {
 	frames, err := testmedia.VP8Frames()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	pkts, err := testmedia.OpusPackets()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	clock := &fakeClock{}
-	video := testSink(t, dir, true, clock, nil)
-	audio := testSink(t, dir, false, clock, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	video, err := openTestSink(dir, true, clock, nil, log)
+	if err != nil {
+		return err
+	}
+	audio, err := openTestSink(dir, false, clock, nil, log)
+	if err != nil {
+		return err
+	}
 	video.t.ID, audio.t.ID = "v", "a"
 	vz, az := &packetizer{video: true}, &packetizer{}
 	start := time.Now()
@@ -141,6 +158,7 @@ func TestCrashWriterProcess(t *testing.T) {
 			fmt.Println("recording")
 		}
 	}
+	return nil
 }
 
 // TestKill9: a recorder process killed with SIGKILL leaves files that
@@ -149,7 +167,7 @@ func TestKill9(t *testing.T) {
 	probeBin := testenv.LookTool(t, "ffprobe")
 	ffmpegBin := testenv.LookTool(t, "ffmpeg")
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWriterProcess$", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashWriterEnv+"="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()

@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -59,9 +60,19 @@ func (pz *packetizer) packets(frame []byte, dur time.Duration) []*rtp.Packet {
 // testSink opens a sink of a recorder in dir on a fake clock.
 func testSink(t testing.TB, dir string, video bool, clock *fakeClock, keyframes *atomic.Int32) *trackSink {
 	t.Helper()
-	rec, err := New(Config{Dir: dir, now: clock.now, Logger: testLogger(t)})
+	s, err := openTestSink(dir, video, clock, keyframes, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	return s
+}
+
+// openTestSink is a recorder's sink for one test track (VP8 or Opus) on
+// clock's time.
+func openTestSink(dir string, video bool, clock *fakeClock, keyframes *atomic.Int32, log *slog.Logger) (*trackSink, error) {
+	rec, err := New(Config{Dir: dir, now: clock.now, Logger: log})
+	if err != nil {
+		return nil, err
 	}
 	st := sfu.SinkTrack{
 		Room: "r", TrackInfo: sfu.TrackInfo{ID: "t1", PeerID: "p", Kind: "audio"},
@@ -75,9 +86,9 @@ func testSink(t testing.TB, dir string, video bool, clock *fakeClock, keyframes 
 	}
 	s, err := rec.OpenTrack(st)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return s.(*trackSink)
+	return s.(*trackSink), nil
 }
 
 func TestJitterBufferReorders(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"videosupport/internal/testenv"
 )
 
 // TestMain lets the test binary be the relay baseline's child process, as
@@ -42,7 +44,7 @@ func buildServer(t *testing.T) string {
 // every field, with a value where one must have been measured.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the server")
+		testenv.Missing(t, "-short: this test builds and runs the server")
 	}
 	cfg := DefaultConfig()
 	cfg.Server = buildServer(t)
