@@ -10,6 +10,7 @@ import { Notice } from './notice.js';
 import { getMedia } from './media.js';
 import { Session } from './session.js';
 import { TileGrid, LOCAL } from './tiles.js';
+import { showDevices, showView as showViews } from './controls.js';
 
 await init();
 
@@ -143,20 +144,13 @@ function failed(key, { retry = true } = {}) {
   }
 }
 
-// update mirrors the session's state on the controls: aria-pressed="true"
-// means the device is on. A missing device disables its button.
+// update mirrors the session's state on the controls.
 function update() {
-  const state = session ? session.devices() : { audio: null, video: null };
-  for (const [button, on] of [[ui.mic, state.audio], [ui.cam, state.video]]) {
-    button.disabled = on === null;
-    button.setAttribute('aria-pressed', String(on === true));
-  }
-  ui.waiting.hidden = grid.remoteCount() > 0;
+  showDevices(session, ui, grid);
 }
 
 function showView(name) {
-  for (const [key, el] of Object.entries(ui.views)) el.hidden = key !== name;
-  document.body.classList.toggle('in-call', name === 'call');
+  showViews(ui.views, name);
 }
 
 function roomFromPath(path) {
