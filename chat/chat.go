@@ -119,6 +119,7 @@ type session struct {
 	// queueDirty: the video queue changed since it was last sent;
 	// lastQueue is what a customer was last told of their place.
 	queueDirty bool
+	queue      []desk.QueueEntry // as last heard of; nil before any change
 	lastQueue  *desk.QueueStatus
 	stopped    context.CancelFunc
 }
@@ -244,10 +245,10 @@ func (s *session) hello(ctx context.Context, m ClientMessage, wg *sync.WaitGroup
 	return true
 }
 
-// queueChanged marks the video queue for sending again.
-func (s *session) queueChanged() {
+// queueChanged keeps the new video queue for sending.
+func (s *session) queueChanged(q []desk.QueueEntry) {
 	s.mu.Lock()
-	s.queueDirty = true
+	s.queue, s.queueDirty = q, true
 	s.mu.Unlock()
 	s.poke()
 }
@@ -257,27 +258,26 @@ func (s *session) queueChanged() {
 // what they were last told).
 func (s *session) pumpQueue(ctx context.Context) error {
 	s.mu.Lock()
-	dirty := s.queueDirty
+	dirty, q := s.queueDirty, s.queue
 	s.queueDirty = false
 	s.mu.Unlock()
 	if !dirty {
 		return nil
 	}
-	if s.console {
-		q, err := s.srv.desk.VideoQueue(ctx)
-		if err != nil {
+	if q == nil { // not heard of any change yet: the queue as it is
+		var err error
+		if q, err = s.srv.desk.VideoQueue(ctx); err != nil {
 			return err
 		}
+	}
+	if s.console {
 		if q == nil {
 			q = []desk.QueueEntry{}
 		}
 		s.enqueue(ServerMessage{Type: TypeQueue, Queue: q})
 		return nil
 	}
-	st, err := s.srv.desk.QueueStatus(ctx, s.follow)
-	if err != nil {
-		return err
-	}
+	st := s.srv.desk.StatusIn(q, s.follow)
 	if s.lastQueue != nil && *s.lastQueue == st {
 		return nil
 	}

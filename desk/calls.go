@@ -114,7 +114,7 @@ type calls struct {
 
 	mu      sync.Mutex
 	inCall  map[string]map[string]CallGrant // call id -> participant id -> grant
-	queueWs map[*func()]struct{}
+	queueWs map[*func([]QueueEntry)]struct{}
 	staffWs map[string]map[*func(Notice)]struct{}
 	// pending invitations by staff id, until they join the call or it
 	// ends: a console that opens later still shows them.
@@ -135,7 +135,7 @@ func (d *Desk) EnableCalls(cfg CallConfig) {
 		cfg.WaitLimit = 5 * time.Minute
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	d.calls = &calls{cfg: cfg, inCall: map[string]map[string]CallGrant{}, queueWs: map[*func()]struct{}{},
+	d.calls = &calls{cfg: cfg, inCall: map[string]map[string]CallGrant{}, queueWs: map[*func([]QueueEntry)]struct{}{},
 		staffWs: map[string]map[*func(Notice)]struct{}{}, pending: map[string][]Notice{}, avgWait: 2 * time.Minute}
 }
 

@@ -118,20 +118,28 @@ func (d *Desk) QueueStatus(ctx context.Context, conversationID string) (QueueSta
 	if d.calls == nil {
 		return QueueStatus{}, errCallsOff
 	}
-	q, err := d.st.VideoQueue(ctx)
+	q, err := d.VideoQueue(ctx)
 	if err != nil {
 		return QueueStatus{}, err
 	}
-	for i, r := range q {
-		if r.ConversationID == conversationID {
+	return d.StatusIn(q, conversationID), nil
+}
+
+// StatusIn is a conversation's place in q, a VideoQueue.
+func (d *Desk) StatusIn(q []QueueEntry, conversationID string) QueueStatus {
+	if d.calls == nil {
+		return QueueStatus{}
+	}
+	for _, e := range q {
+		if e.ConversationID == conversationID {
 			d.calls.mu.Lock()
 			avg := d.calls.avgWait
 			d.calls.mu.Unlock()
-			return QueueStatus{InQueue: true, Position: i + 1, EstimateSeconds: int((time.Duration(i+1) * avg).Seconds()),
-				CallbackOffered: r.OfferedAt != nil}, nil
+			return QueueStatus{InQueue: true, Position: e.Position,
+				EstimateSeconds: int((time.Duration(e.Position) * avg).Seconds()), CallbackOffered: e.OfferedAt != nil}
 		}
 	}
-	return QueueStatus{}, nil
+	return QueueStatus{}
 }
 
 // learnWait folds one observed wait into the estimate.
@@ -141,9 +149,9 @@ func (d *Desk) learnWait(w time.Duration) {
 	d.calls.avgWait = (3*d.calls.avgWait + w) / 4
 }
 
-// WatchQueue calls fn whenever the video queue changes, until cancel. fn
-// must not block.
-func (d *Desk) WatchQueue(fn func()) (cancel func()) {
+// WatchQueue calls fn with the video queue whenever it changes, until
+// cancel: the queue is read once for every watcher. fn must not block.
+func (d *Desk) WatchQueue(fn func([]QueueEntry)) (cancel func()) {
 	if d.calls == nil {
 		return func() {}
 	}
@@ -161,13 +169,23 @@ func (d *Desk) WatchQueue(fn func()) (cancel func()) {
 
 func (d *Desk) queueChanged() {
 	d.calls.mu.Lock()
-	fns := make([]func(), 0, len(d.calls.queueWs))
+	fns := make([]func([]QueueEntry), 0, len(d.calls.queueWs))
 	for p := range d.calls.queueWs {
 		fns = append(fns, *p)
 	}
 	d.calls.mu.Unlock()
+	if len(fns) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q, err := d.VideoQueue(ctx)
+	if err != nil {
+		d.log.Error("video queue", "err", err)
+		return
+	}
 	for _, fn := range fns {
-		fn()
+		fn(q)
 	}
 }
 
