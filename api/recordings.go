@@ -172,7 +172,7 @@ func (s *server) grantMedia(download bool) handler {
 			typ = store.EventRecordingFetched
 		}
 		if _, err := s.Desk.Record(r.Context(), store.Event{ConversationID: rec.ConversationID, Type: typ, Actor: c.Actor(),
-			Data: jsonRaw(map[string]string{"recordingId": rec.ID})}, nil); err != nil {
+			Data: store.EventData(map[string]string{"recordingId": rec.ID})}, nil); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -227,8 +227,3 @@ func (s *server) media(w http.ResponseWriter, r *http.Request, c auth.Caller) {
 // ErrRecordingGone is what RecordingFiles returns for a recording whose
 // key was destroyed: it can never be read again.
 var ErrRecordingGone = errors.New("recording gone")
-
-func jsonRaw(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
-}

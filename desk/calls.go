@@ -181,11 +181,6 @@ func (d *Desk) announce(ctx context.Context, e store.Event, hook map[string]any)
 	}
 }
 
-func eventData(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
-}
-
 // StartCall escalates a conversation to video: a call tied to it, whose
 // customer join link is posted into the chat (as a call.started event the
 // customer's page shows as a button). A conversation with a call going on
@@ -210,7 +205,7 @@ func (d *Desk) StartCall(ctx context.Context, conversationID string, by auth.Cal
 	link := d.customerLink(id)
 	call, e, err := d.st.StartCall(ctx, store.Call{ID: id, ConversationID: c.ID, StartedBy: by.ID, StartedByName: by.Name},
 		store.Event{Type: store.EventCallStarted, Actor: by.Actor(),
-			Data: eventData(map[string]any{"callId": id, "joinUrl": link.URL, "expires": link.Expires})})
+			Data: store.EventData(map[string]any{"callId": id, "joinUrl": link.URL, "expires": link.Expires})})
 	if errors.Is(err, store.ErrConflict) {
 		return call, d.customerLink(call.ID), nil
 	}
@@ -329,7 +324,7 @@ func (d *Desk) ExchangeLink(ctx context.Context, callID, token string, staff *au
 	sc.Name = s.Name
 	s.Token = d.calls.cfg.Links.SignSession(sc)
 	if _, err := d.record(ctx, store.Event{ConversationID: c.ID, Type: store.EventCallLinkOpened, Actor: who,
-		Data: eventData(map[string]string{"callId": call.ID, "role": claims.Role})}, map[string]any{"call": call}); err != nil {
+		Data: store.EventData(map[string]string{"callId": call.ID, "role": claims.Role})}, map[string]any{"call": call}); err != nil {
 		return CallSession{}, err
 	}
 	return s, nil
@@ -362,7 +357,7 @@ func (d *Desk) refuseLink(ctx context.Context, call store.Call, role string, why
 	d.log.Info("join link refused", "call", call.ID, "reason", why.Error())
 	_, err := d.record(ctx, store.Event{ConversationID: call.ConversationID, Type: store.EventCallLinkRefused,
 		Actor: store.Actor{Name: "system", Role: store.RoleSystem},
-		Data:  eventData(map[string]string{"callId": call.ID, "reason": why.Error(), "role": role})}, map[string]any{"call": call})
+		Data:  store.EventData(map[string]string{"callId": call.ID, "reason": why.Error(), "role": role})}, map[string]any{"call": call})
 	if err != nil {
 		d.log.Error("record refused link", "call", call.ID, "err", err)
 	}
@@ -477,7 +472,7 @@ func (d *Desk) CallStep(ctx context.Context, g CallGrant, step string, who CallP
 	default:
 		return
 	}
-	if _, err := d.record(ctx, store.Event{ConversationID: g.ConversationID, Type: typ, Actor: actor, Data: eventData(data)},
+	if _, err := d.record(ctx, store.Event{ConversationID: g.ConversationID, Type: typ, Actor: actor, Data: store.EventData(data)},
 		map[string]any{"callId": g.CallID}); err != nil {
 		d.log.Error("record call step", "call", g.CallID, "step", step, "err", err)
 		return
@@ -557,7 +552,7 @@ func (d *Desk) transferIfNeeded(ctx context.Context, left CallGrant) {
 	}
 	_, err = d.record(ctx, store.Event{ConversationID: c.ID, Type: store.EventCallTransferred,
 		Actor: store.Actor{ID: left.StaffID, Name: left.Name, Role: left.Role},
-		Data:  eventData(map[string]string{"callId": left.CallID, "from": left.Name, "to": stays.Name, "toId": stays.StaffID})},
+		Data:  store.EventData(map[string]string{"callId": left.CallID, "from": left.Name, "to": stays.Name, "toId": stays.StaffID})},
 		map[string]any{"callId": left.CallID})
 	if err != nil {
 		d.log.Error("record transfer", "conversation", c.ID, "err", err)
@@ -602,7 +597,7 @@ func (d *Desk) endCall(ctx context.Context, callID string, by store.Actor) (stor
 	if c, err := d.st.Call(ctx, callID); err == nil {
 		data["seconds"] = int(time.Since(c.StartedAt).Seconds())
 	}
-	call, e, err := d.st.EndCall(ctx, callID, store.Event{Type: store.EventCallEnded, Actor: by, Data: eventData(data)})
+	call, e, err := d.st.EndCall(ctx, callID, store.Event{Type: store.EventCallEnded, Actor: by, Data: store.EventData(data)})
 	if err != nil {
 		return call, err
 	}
@@ -650,7 +645,7 @@ func (d *Desk) Invite(ctx context.Context, callID, staffID, note string, by auth
 		}
 	}
 	e, err := d.record(ctx, store.Event{ConversationID: c.ID, Type: store.EventCallInvited, Actor: by.Actor(),
-		Data: eventData(map[string]string{"callId": call.ID, "staffId": st.ID, "staffName": st.Name, "note": text})},
+		Data: store.EventData(map[string]string{"callId": call.ID, "staffId": st.ID, "staffName": st.Name, "note": text})},
 		map[string]any{"call": call, "staff": st})
 	if err != nil {
 		return e, err

@@ -80,7 +80,7 @@ func (d *Desk) ChooseCallback(ctx context.Context, conversationID string, callba
 			return QueueStatus{}, fmt.Errorf("%w: say how we can call you back", ErrBadInput)
 		}
 		e, err = d.st.LeaveVideoQueue(ctx, conversationID, store.Event{Type: store.EventCallbackChosen, Actor: by.Actor(),
-			Data: eventData(map[string]string{"contact": contact})})
+			Data: store.EventData(map[string]string{"contact": contact})})
 	} else {
 		e, err = d.st.RenewVideoRequest(ctx, conversationID, store.Event{Type: store.EventKeptWaiting, Actor: by.Actor()})
 	}
@@ -222,7 +222,7 @@ func (d *Desk) offerCallbacks(ctx context.Context) {
 		}
 		e, err := d.st.OfferCallback(ctx, r.ConversationID, store.Event{Type: store.EventCallbackOffered,
 			Actor: store.Actor{Name: "system", Role: store.RoleSystem},
-			Data:  eventData(map[string]int{"waitedSeconds": int(time.Since(r.WaitingSince).Seconds())})})
+			Data:  store.EventData(map[string]int{"waitedSeconds": int(time.Since(r.WaitingSince).Seconds())})})
 		if errors.Is(err, store.ErrConflict) {
 			continue // another node made the offer, or the request is gone
 		}

@@ -93,11 +93,11 @@ type CallRecording struct {
 func (c *Calls) Start(ctx context.Context, callID, conversationID string, by store.Actor) (*CallRecording, error) {
 	r, e, err := c.cfg.Store.CreateRecording(ctx, store.Recording{ConversationID: conversationID, CallID: callID,
 		Status: store.RecordingActive}, store.Event{Type: store.EventRecordingStarted, Actor: by,
-		Data: jsonData(map[string]string{"callId": callID})})
+		Data: store.EventData(map[string]string{"callId": callID})})
 	if err != nil {
 		return nil, err
 	}
-	e.Data = jsonData(map[string]string{"callId": callID, "recordingId": r.ID})
+	e.Data = store.EventData(map[string]string{"callId": callID, "recordingId": r.ID})
 	dir := filepath.Join(c.cfg.Spool, r.ID)
 	inner, err := New(Config{Dir: dir, Logger: c.cfg.Logger.With("recording", r.ID)})
 	if err != nil {
@@ -235,7 +235,7 @@ func (c *Calls) Stop(ctx context.Context, r *CallRecording, by store.Actor) {
 	now := time.Now().UTC()
 	rec.Status, rec.EndedAt = store.RecordingProcessing, &now
 	e, err := c.cfg.Store.UpdateRecording(ctx, rec, &store.Event{Type: store.EventRecordingStopped, Actor: by,
-		Data: jsonData(map[string]string{"callId": rec.CallID, "recordingId": rec.ID})})
+		Data: store.EventData(map[string]string{"callId": rec.CallID, "recordingId": rec.ID})})
 	if err != nil {
 		c.cfg.Logger.Error("stop recording", "recording", rec.ID, "err", err)
 		return
@@ -305,7 +305,7 @@ func (c *Calls) finishLater(rec store.Recording, interrupted bool) {
 			c.cfg.Logger.Error("finish recording", "recording", rec.ID, "err", err)
 			rec.Status, rec.Error = store.RecordingFailed, err.Error()
 			e, uerr := c.cfg.Store.UpdateRecording(ctx, rec, &store.Event{Type: store.EventRecordingFailed,
-				Actor: systemActor, Data: jsonData(map[string]string{"recordingId": rec.ID, "error": err.Error()})})
+				Actor: systemActor, Data: store.EventData(map[string]string{"recordingId": rec.ID, "error": err.Error()})})
 			if uerr == nil {
 				c.announce(ctx, e, map[string]any{"recording": rec})
 			}
@@ -370,7 +370,7 @@ func (c *Calls) finish(ctx context.Context, rec store.Recording, interrupted boo
 
 func (c *Calls) ready(ctx context.Context, rec store.Recording, dir string) error {
 	e, err := c.cfg.Store.UpdateRecording(ctx, rec, &store.Event{Type: store.EventRecordingReady, Actor: systemActor,
-		Data: jsonData(map[string]any{"recordingId": rec.ID, "callId": rec.CallID, "durationMs": rec.DurationMs,
+		Data: store.EventData(map[string]any{"recordingId": rec.ID, "callId": rec.CallID, "durationMs": rec.DurationMs,
 			"participants": rec.Participants, "size": rec.Size, "sha256": rec.SHA256, "interrupted": rec.Interrupted})})
 	if err != nil {
 		return err
@@ -429,11 +429,6 @@ func (c *Calls) announce(ctx context.Context, e store.Event, hook map[string]any
 	if c.cfg.Announce != nil {
 		c.cfg.Announce(ctx, e, hook)
 	}
-}
-
-func jsonData(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
 }
 
 // callLength is how long the call's file is: from the first track's
@@ -561,7 +556,7 @@ func (c *Calls) Expire(ctx context.Context, maxAge time.Duration, now time.Time)
 		}
 		rec.Status, rec.BlobKey = store.RecordingDeleted, ""
 		e, err := c.cfg.Store.UpdateRecording(ctx, rec, &store.Event{Type: store.EventRecordingDeleted, Actor: systemActor,
-			Data: jsonData(map[string]any{"recordingId": rec.ID, "reason": "retention", "maxAgeDays": int(maxAge.Hours() / 24)})})
+			Data: store.EventData(map[string]any{"recordingId": rec.ID, "reason": "retention", "maxAgeDays": int(maxAge.Hours() / 24)})})
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -111,6 +111,16 @@ const (
 	EventRecordingDeleted = "recording.deleted"
 )
 
+// EventData encodes v as an event's Data. Values of ours always
+// encode; a value that would not is a programming error and gives null.
+func EventData(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
 // CustomerSees reports whether the customer's own views of the record
 // show an event: notes and staff-only steps (hand-over notes, invitations,
 // refused links) are for staff.

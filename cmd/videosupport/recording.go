@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -75,7 +74,7 @@ func (r *recordingDoor) Consent(ctx context.Context, g signaling.Grant, who sign
 		cr.SetConsent(who.ID, who.Name, agreed)
 	}
 	if _, err := r.desk.Record(ctx, store.Event{ConversationID: g.ConversationID, Type: store.EventConsent,
-		Actor: r.actor(g, who), Data: eventJSON(data)}, map[string]any{}); err != nil {
+		Actor: r.actor(g, who), Data: store.EventData(data)}, map[string]any{}); err != nil {
 		// The recorder has the answer; the record must too: log loudly.
 		r.calls.Logger().Error("record consent", "call", g.CallID, "participant", who.ID, "err", err)
 	}
@@ -133,9 +132,4 @@ func (c *config) recordingKey() ([]byte, error) {
 		return k, nil
 	}
 	return keyFile(filepath.Join(c.DataDir, "recording.key"), blob.MasterKeySize)
-}
-
-func eventJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
 }
