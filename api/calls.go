@@ -145,10 +145,6 @@ func (s *server) joinCall(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if errors.Is(err, desk.ErrBadInput) { // a staff member joining an ended call
-			writeError(w, http.StatusForbidden, desk.ErrLinkRevoked.Error(), linkMessages[desk.ErrLinkRevoked])
-			return
-		}
 		s.fail(w, r, err)
 		return
 	}

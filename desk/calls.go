@@ -373,9 +373,12 @@ func (d *Desk) JoinAsStaff(ctx context.Context, callID string, by auth.Caller) (
 	if !by.IsStaff() {
 		return CallSession{}, ErrForbidden
 	}
-	call, err := d.activeCall(ctx, callID)
+	call, err := d.st.Call(ctx, callID)
 	if err != nil {
 		return CallSession{}, err
+	}
+	if call.Status != store.CallActive {
+		return CallSession{}, ErrLinkRevoked // the same answer as for a link
 	}
 	c, err := d.st.Conversation(ctx, call.ConversationID)
 	if err != nil {

@@ -291,6 +291,10 @@ func TestEscalationEndToEnd(t *testing.T) {
 	if m := joinSignal(ctx, t, phone.dial(ctx), callID); m.Code != signaling.CodeCallEnded {
 		t.Fatalf("session after the end: %+v", m)
 	}
+	var late joinAnswer
+	if code := spec.do("POST", "/api/v1/calls/"+callID+"/join", map[string]string{}, &late); code != 403 || late.Error.Code != "link_revoked" {
+		t.Fatalf("staff joining the ended call: %d %+v", code, late.Error)
+	}
 
 	// After a restart, the record tells the whole story in order.
 	stop()
