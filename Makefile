@@ -1,6 +1,9 @@
 # videosupport: `make run` to run the server, `make test` to test it.
 
-GO      ?= go
+# Go from the PATH, or where a new machine has it.
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+# Tests that build binaries run go too.
+export PATH := $(dir $(GO)):$(PATH)
 BIN     := bin/videosupport
 ARGS    ?=
 
