@@ -23,8 +23,9 @@ const helperEnv = "VS_TESTENV_POSTGRES_HELPER"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if os.Getenv(helperEnv) == "" {
+	if os.Getenv(helperEnv) == "" && os.Getenv(s3HelperEnv) == "" {
 		StopPostgres()
+		StopS3()
 	}
 	os.Exit(code)
 }

@@ -1,0 +1,370 @@
+package testenv
+
+import (
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// VersityGWVersion is the S3 server the tests run, as .ci/install-tools
+// installs it: go install github.com/versity/versitygw/cmd/versitygw@VERSION.
+const VersityGWVersion = "v1.8.0"
+
+// S3 is an empty bucket on a real S3 server (versitygw over a temporary
+// directory), reachable over plain HTTP on 127.0.0.1.
+type S3 struct {
+	Endpoint  string // host:port
+	AccessKey string
+	SecretKey string
+	Region    string
+	Bucket    string
+}
+
+// The S3 server shared by the tests of one test binary, like the
+// PostgreSQL one: started by the first StartS3, stopped by StopS3 or when
+// the test binary exits (versitygw gets a parent-death signal, and a
+// reaper process removes its directory).
+var s3State struct {
+	mu      sync.Mutex
+	srv     *s3Server
+	err     error
+	missing bool
+}
+
+type s3Server struct {
+	dir       string // temp dir: root/ (the buckets), versitygw.log
+	bin       string
+	addr      string
+	access    string
+	secret    string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	reaper    *exec.Cmd
+	reaperW   *os.File
+	reaperRun sync.WaitGroup
+}
+
+const s3Region = "us-east-1"
+
+// StartS3 starts a real S3 server for this test (or reuses the one started
+// earlier in the same test binary) and returns a NEW empty bucket in it,
+// removed when the test ends. The credentials are random, made per test
+// binary. Without versitygw installed (see VersityGWPath) the test is
+// skipped, or failed when CI=true.
+func StartS3(t testing.TB) S3 {
+	t.Helper()
+	srv, missing, err := sharedS3()
+	if err != nil {
+		if missing {
+			Missing(t, "%v", err)
+		}
+		t.Fatalf("testenv: S3: %v", err)
+	}
+	b := S3{Endpoint: srv.addr, AccessKey: srv.access, SecretKey: srv.secret, Region: s3Region, Bucket: "vs-" + randomHex(8)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := b.Client()
+	if err == nil {
+		err = c.MakeBucket(ctx, b.Bucket, minio.MakeBucketOptions{Region: s3Region})
+	}
+	if err != nil {
+		t.Fatalf("testenv: S3: create bucket %s: %v%s", b.Bucket, err, srv.logTail())
+	}
+	t.Cleanup(func() {
+		// The bucket is a directory of the posix backend: removing it
+		// is the quickest way to empty and drop it, and the whole
+		// server directory goes away with the test binary anyway.
+		if err := os.RemoveAll(filepath.Join(srv.dir, "root", b.Bucket)); err != nil {
+			t.Logf("testenv: S3: removing bucket %s: %v", b.Bucket, err)
+		}
+	})
+	return b
+}
+
+// Client returns a minio-go client for the server, for a test's own
+// checks of what a backend stored.
+func (b S3) Client() (*minio.Client, error) {
+	return minio.New(b.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(b.AccessKey, b.SecretKey, ""),
+		Region: b.Region,
+		Secure: false,
+	})
+}
+
+// StopS3 stops the server StartS3 started in this test binary, if any,
+// and removes its files. A TestMain may call it after m.Run.
+func StopS3() {
+	s3State.mu.Lock()
+	defer s3State.mu.Unlock()
+	if s3State.srv != nil {
+		s3State.srv.stop()
+	}
+	s3State.srv, s3State.err, s3State.missing = nil, nil, false
+}
+
+func sharedS3() (*s3Server, bool, error) {
+	s3State.mu.Lock()
+	defer s3State.mu.Unlock()
+	if s3State.srv != nil && s3State.srv.hasExited() {
+		s3State.err = fmt.Errorf("the versitygw of this test binary exited%s", s3State.srv.logTail())
+		s3State.srv.stop()
+		s3State.srv = nil
+	}
+	if s3State.srv == nil && s3State.err == nil {
+		s3State.srv, s3State.missing, s3State.err = startS3Server()
+	}
+	return s3State.srv, s3State.missing, s3State.err
+}
+
+// VersityGWPath finds the versitygw binary: on PATH, else where `go
+// install` puts it ($GOBIN, or bin/ of each $GOPATH entry, as `go env`
+// reports them), which is where .ci/install-tools installs it.
+func VersityGWPath() (string, error) {
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	for _, d := range goBinDirs() {
+		p := filepath.Join(d, "versitygw")
+		if isExecutable(p) {
+			return p, nil
+		}
+		dirs = append(dirs, d)
+	}
+	return "", fmt.Errorf("versitygw is not installed: not on PATH nor in %s "+
+		"(`make test` installs it: go install github.com/versity/versitygw/cmd/versitygw@%s)",
+		strings.Join(dirs, ", "), VersityGWVersion)
+}
+
+// goBinDirs lists where `go install` may have put a command.
+func goBinDirs() []string {
+	var dirs []string
+	add := func(d string) {
+		if d != "" && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	goBin := "go"
+	if _, err := exec.LookPath(goBin); err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	if out, err := exec.Command(goBin, "env", "GOBIN", "GOPATH").Output(); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) == 2 {
+			add(strings.TrimSpace(lines[0]))
+			for _, p := range filepath.SplitList(strings.TrimSpace(lines[1])) {
+				add(filepath.Join(p, "bin"))
+			}
+		}
+	}
+	add(os.Getenv("GOBIN"))
+	for _, p := range filepath.SplitList(os.Getenv("GOPATH")) {
+		add(filepath.Join(p, "bin"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		add(filepath.Join(home, "go", "bin"))
+	}
+	return dirs
+}
+
+func startS3Server() (srv *s3Server, missing bool, err error) {
+	bin, err := VersityGWPath()
+	if err != nil {
+		return nil, true, err
+	}
+	if info, err := buildinfo.ReadFile(bin); err == nil && info.Main.Version != VersityGWVersion {
+		// Another version may do; say which one ran if it does not.
+		defer func() {
+			if err != nil {
+				err = fmt.Errorf("%w (this is versitygw %s from %s; the tests are written against %s)", err, info.Main.Version, bin, VersityGWVersion)
+			}
+		}()
+	}
+	dir, err := os.MkdirTemp("", "vs-s3-")
+	if err != nil {
+		return nil, false, err
+	}
+	srv = &s3Server{dir: dir, bin: bin, access: "vs" + randomHex(8), secret: randomHex(20)}
+	defer func() {
+		if err != nil {
+			srv.stop()
+			srv = nil
+		}
+	}()
+	if err := srv.startReaper(); err != nil {
+		return srv, false, fmt.Errorf("starting the cleanup process: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "root"), 0o700); err != nil {
+		return srv, false, err
+	}
+	// The port is free when chosen, but something else may take it
+	// before versitygw binds it: then it exits, and we try another.
+	for attempt := 1; ; attempt++ {
+		err = srv.run()
+		if err == nil || attempt == 3 || !srv.hasExited() {
+			return srv, false, err
+		}
+	}
+}
+
+// s3ReaperScript waits for EOF on stdin (StopS3, or the end of the test
+// binary), kills versitygw if the parent-death signal has not, and
+// removes the directory. $1 is the directory; $2 the file holding the pid.
+const s3ReaperScript = `read _ || :
+pid=
+{ read pid <"$2"; } 2>/dev/null || :
+if [ -n "$pid" ]; then
+	kill -KILL "$pid" 2>/dev/null || :
+	i=0
+	while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
+		st=
+		{ read st <"/proc/$pid/stat"; } 2>/dev/null || break
+		case "$st" in *") Z "*|*") X "*) break;; esac
+		sleep 0.05
+		i=$((i+1))
+	done
+fi
+rm -rf "$1"
+`
+
+func (s *s3Server) pidFile() string { return filepath.Join(s.dir, "versitygw.pid") }
+
+func (s *s3Server) startReaper() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("/bin/sh", "-c", s3ReaperScript, "vs-s3-reaper", s.dir, s.pidFile())
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a ^C must not kill it before it cleans up
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		w.Close()
+		return err
+	}
+	s.reaper, s.reaperW = cmd, w
+	s.reaperRun.Add(1)
+	go func() {
+		defer s.reaperRun.Done()
+		cmd.Wait()
+	}()
+	return nil
+}
+
+// run starts versitygw on a free port and waits until it answers S3
+// requests with the credentials.
+func (s *s3Server) run() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	logf, err := os.OpenFile(filepath.Join(s.dir, "versitygw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(s.bin, "--port", s.addr, "--region", s3Region, "--quiet", "posix", filepath.Join(s.dir, "root"))
+	// The credentials go by environment, not argv, where any user's ps
+	// would show them.
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.access, "ROOT_SECRET_ACCESS_KEY="+s.secret)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = logf, logf // never the test binary's: go test would wait for them
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	exited := make(chan struct{})
+	s.cmd, s.exited = cmd, exited
+	// The parent-death signal follows the thread that started the child:
+	// start and wait on a locked thread that lives as long as it does.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			cmd.Wait()
+		}
+		close(exited)
+		runtime.UnlockOSThread()
+	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("starting versitygw: %v", err)
+	}
+	_ = os.WriteFile(s.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600)
+
+	c, err := minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4(s.access, s.secret, ""), Region: s3Region})
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.ListBuckets(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("versitygw exited while starting: %v%s", cmd.ProcessState, s.logTail())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("versitygw not ready after 30s: %v%s", err, s.logTail())
+		}
+	}
+}
+
+func (s *s3Server) hasExited() bool {
+	if s.exited == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *s3Server) stop() {
+	if s.cmd != nil && s.cmd.Process != nil && !s.hasExited() {
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	if s.reaperW != nil {
+		s.reaperW.Close()
+		s.reaperRun.Wait()
+		s.reaperW = nil
+	}
+	if err := os.RemoveAll(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "testenv: S3: removing %s: %v\n", s.dir, err)
+	}
+}
+
+func (s *s3Server) logTail() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "versitygw.log"))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return "\nversitygw.log ends with:\n" + string(b)
+}
