@@ -16,7 +16,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/videosupport
 
 # The whole suite, as CI runs it. Installs the outside tools the tests need
-# (Chromium, ffmpeg) when they are missing.
+# (Chromium, ffmpeg, PostgreSQL, the versitygw S3 server) when they are missing.
 test: tools lint
 	$(GO) test -race -count=1 -timeout 15m ./...
 
