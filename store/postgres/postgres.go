@@ -15,7 +15,8 @@ import (
 )
 
 // Open connects to the database at dsn (postgres://user:pass@host/db)
-// and brings its schema up to date.
+// and brings its schema up to date. Its Keys are the recording keys a
+// cluster shares (see sqlstore.KeyStore).
 func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {

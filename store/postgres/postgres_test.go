@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"videosupport/blob"
 	"videosupport/internal/testenv"
 	"videosupport/store"
 	"videosupport/store/postgres"
@@ -22,6 +23,21 @@ func TestContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			return s
+		}
+	})
+}
+
+// TestKeys: the recording keys a cluster shares pass the key store
+// contract on a real PostgreSQL.
+func TestKeys(t *testing.T) {
+	storetest.RunKeys(t, func(t *testing.T) func() (storetest.KeyDB, blob.KeyStore) {
+		dsn := testenv.StartPostgres(t)
+		return func() (storetest.KeyDB, blob.KeyStore) {
+			s, err := postgres.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s, s.Keys()
 		}
 	})
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // Open opens (creating if needed) the database file at path and brings
-// its schema up to date.
+// its schema up to date. Its Keys can hold recording keys too, though a
+// single server keeps them as files (blob/disk) by default.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// The record holds health and banking conversations: only the
 	// server's user may read the file (SQLite gives its -wal and -shm
@@ -27,7 +28,10 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	_ = f.Close()
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	// secure_delete: what is deleted (a conversation, a destroyed
+	// recording key) is overwritten with zeros in the file, not left in
+	// free pages.
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "secure_delete(1)"} {
 		q.Add("_pragma", p)
 	}
 	// Writers take the lock when their transaction begins, so two

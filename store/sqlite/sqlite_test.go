@@ -1,11 +1,15 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"videosupport/blob"
+	"videosupport/blob/blobtest"
 	"videosupport/store"
 	"videosupport/store/sqlite"
 	"videosupport/store/storetest"
@@ -22,6 +26,67 @@ func TestContract(t *testing.T) {
 			return s
 		}
 	})
+}
+
+// TestKeys: the recording keys kept in the database pass the key
+// store contract.
+func TestKeys(t *testing.T) {
+	storetest.RunKeys(t, func(t *testing.T) func() (storetest.KeyDB, blob.KeyStore) {
+		path := filepath.Join(t.TempDir(), "videosupport.db")
+		return func() (storetest.KeyDB, blob.KeyStore) {
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s, s.Keys()
+		}
+	})
+}
+
+// TestDestroyedKeyLeavesNoBytes: SQLite (with secure_delete) zeroes a
+// destroyed key in the file; once the WAL is checkpointed no copy is
+// left in either.
+func TestDestroyedKeyLeavesNoBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vs.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	wrapped := blobtest.Data(7, 77)
+	if err := s.Keys().Put(ctx, "c1", wrapped); err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := func() {
+		t.Helper()
+		if _, err := s.DB().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holds := func() bool {
+		t.Helper()
+		found := false
+		for _, p := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(p)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			found = found || bytes.Contains(b, []byte(hex.EncodeToString(wrapped)))
+		}
+		return found
+	}
+	checkpoint()
+	if !holds() {
+		t.Fatal("the stored key is not in the file: the test looks for the wrong bytes")
+	}
+	if err := s.Keys().Destroy(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	checkpoint()
+	if holds() {
+		t.Error("the destroyed key's bytes are still in the database file")
+	}
 }
 
 // TestWAL: the embedded default runs in WAL mode, so the console's reads

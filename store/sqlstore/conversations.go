@@ -294,14 +294,22 @@ func (s *Store) MarkRead(ctx context.Context, id, staffID string, seq int64) err
 }
 
 // DeleteConversation implements store.Conversations. The schema's
-// foreign keys cascade to everything the conversation holds.
+// foreign keys cascade to everything the conversation holds; its
+// recording key, if the database keeps keys (see KeyStore), goes in the
+// same transaction, so a deleted conversation never leaves a readable
+// recording behind.
 func (s *Store) DeleteConversation(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM conversations WHERE id = ?`), id)
-	if err != nil {
-		return fmt.Errorf("delete conversation: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM conversations WHERE id = ?`), id)
+		if err != nil {
+			return fmt.Errorf("delete conversation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNotFound
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM blob_keys WHERE conversation_id = ?`), id); err != nil {
+			return fmt.Errorf("delete conversation: destroy its key: %w", err)
+		}
+		return nil
+	})
 }
