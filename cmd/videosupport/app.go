@@ -114,7 +114,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		return nil, errors.Join(err, st.Close(), t.Close())
 	}
 	dsk := desk.New(st, hooks, log)
-	blobs, closeBlobs, err := cfg.openRecordings()
+	blobs, closeBlobs, err := cfg.openRecordings(context.Background(), st, log)
 	if err != nil {
 		stopHooks()
 		<-hooksDone

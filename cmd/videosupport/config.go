@@ -17,9 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"videosupport/store"
+	"videosupport/blob/s3"
 	"videosupport/store/postgres"
 	"videosupport/store/sqlite"
+	"videosupport/store/sqlstore"
 )
 
 // config is everything the server can be told at start. Every flag has an
@@ -29,6 +30,7 @@ type config struct {
 	PublicURL     string
 	DataDir       string
 	DB            string
+	Blob          string
 	UDPPort       int
 	UDPPortMin    int
 	UDPPortMax    int
@@ -46,6 +48,9 @@ type config struct {
 	RecordingKey       string
 	RetentionDays      int
 	CustomerRecordings bool
+
+	// s3 is the bucket -blob names, credentials filled in (blobOptions).
+	s3 *s3.Options
 }
 
 // configVars lists each setting once: flag, environment variable,
@@ -57,6 +62,7 @@ func (c *config) vars() []settingVar {
 		{&c.PublicURL, "public-url", "VS_PUBLIC_URL", "http://localhost:8080", "URL people use to reach the server, for links"},
 		{&c.DataDir, "data-dir", "VS_DATA_DIR", "./data", "directory for data kept on disk"},
 		{&c.DB, "db", "VS_DB", "", "database: a postgres:// URL, or empty for SQLite in the data directory"},
+		{&c.Blob, "blob", "VS_BLOB", "", "where recordings are kept: empty for the data directory, or an S3 bucket as s3://host[:port]/bucket[?secure=false&region=R] with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or s3://ACCESS:SECRET@host/...)"},
 		{&c.UDPPort, "udp-port", "VS_UDP_PORT", 0, "one UDP port for all media (0: use the port range)"},
 		{&c.UDPPortMin, "udp-port-min", "VS_UDP_PORT_MIN", 0, "lowest UDP port for media when -udp-port is 0 (0: any)"},
 		{&c.UDPPortMax, "udp-port-max", "VS_UDP_PORT_MAX", 0, "highest UDP port for media when -udp-port is 0 (0: any)"},
@@ -96,7 +102,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	return c, c.blobOptions(getenv)
 }
 
 // bindFlags defines each setting as a flag whose default comes from its
@@ -194,7 +203,7 @@ func (c *config) validate() error {
 
 // openStore opens the configured database: PostgreSQL when -db names
 // one, otherwise SQLite in the data directory.
-func (c *config) openStore(ctx context.Context) (store.Store, error) {
+func (c *config) openStore(ctx context.Context) (*sqlstore.Store, error) {
 	if c.DB != "" {
 		return postgres.Open(ctx, c.DB)
 	}

@@ -31,7 +31,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	testenv.StopPostgres()
+	testenv.StopS3()
+	os.Exit(code)
 }
 
 // serverProcess runs the server as a child process on dir.

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"sync"
 
 	"videosupport/api"
 	"videosupport/blob"
-	"videosupport/blob/disk"
 	"videosupport/desk"
 	"videosupport/recording"
 	"videosupport/sfu"
@@ -94,42 +90,4 @@ func (f recordingFiles) Open(ctx context.Context, rec store.Recording) (api.Read
 		return nil, api.ErrRecordingGone
 	}
 	return r, err
-}
-
-// openRecordings opens the encrypted recording store in the data
-// directory: objects under recordings/, wrapped keys apart under keys/.
-func (c *config) openRecordings() (*blob.Encrypted, func() error, error) {
-	master, err := c.recordingKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	objects, err := disk.Open(filepath.Join(c.DataDir, "recordings"), disk.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, err := disk.OpenKeys(filepath.Join(c.DataDir, "keys"))
-	if err != nil {
-		_ = objects.Close()
-		return nil, nil, err
-	}
-	enc, err := blob.NewEncrypted(objects, keys, master)
-	if err != nil {
-		_ = objects.Close()
-		_ = keys.Close()
-		return nil, nil, err
-	}
-	return enc, func() error { return errors.Join(objects.Close(), keys.Close()) }, nil
-}
-
-// recordingKey is the master key that wraps each conversation's key:
-// -recording-key, or one made once and kept in the data directory.
-func (c *config) recordingKey() ([]byte, error) {
-	if c.RecordingKey != "" {
-		k, err := base64.StdEncoding.DecodeString(c.RecordingKey)
-		if err != nil || len(k) != blob.MasterKeySize {
-			return nil, fmt.Errorf("-recording-key must be base64 of %d bytes", blob.MasterKeySize)
-		}
-		return k, nil
-	}
-	return keyFile(filepath.Join(c.DataDir, "recording.key"), blob.MasterKeySize)
 }
