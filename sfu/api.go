@@ -39,9 +39,10 @@ type NetworkConfig struct {
 type Transport struct {
 	API        *webrtc.API
 	mux        ice.UDPMux
-	batch      *sendBatcher // with mux: batches forwarders' writes
-	open       atomic.Int64 // peer connections not yet closed
-	streams    atomic.Int64 // downTracks attached to a forwarder
+	batch      *sendBatcher                                      // with mux: batches forwarders' writes
+	codecs     map[webrtc.RTPCodecType]webrtc.RTPCodecCapability // the one codec of each kind
+	open       atomic.Int64                                      // peer connections not yet closed
+	streams    atomic.Int64                                      // downTracks attached to a forwarder
 	maxStreams int64
 }
 
@@ -76,7 +77,8 @@ func (t *Transport) Close() error {
 // UDP port, writes to subscribers are batched (see batch.go).
 func NewTransport(nc NetworkConfig) (*Transport, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m); err != nil {
+	codecs, err := registerCodecs(m)
+	if err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
@@ -122,7 +124,7 @@ func NewTransport(nc NetworkConfig) (*Transport, error) {
 	if nc.MaxStreams < 0 {
 		return nil, fmt.Errorf("capacity of %d streams is negative", nc.MaxStreams)
 	}
-	t := &Transport{maxStreams: int64(nc.MaxStreams)}
+	t := &Transport{maxStreams: int64(nc.MaxStreams), codecs: codecs}
 	switch {
 	case nc.UDPPort != 0:
 		t.batch = &sendBatcher{}
@@ -150,8 +152,10 @@ func NewTransport(nc NetworkConfig) (*Transport, error) {
 }
 
 // registerCodecs limits the SFU to codecs every browser decodes, so a
-// forwarded track never needs transcoding.
-func registerCodecs(m *webrtc.MediaEngine) error {
+// forwarded track never needs transcoding: one of each kind, which it
+// returns, so that a track's codec is known from the offer that
+// announces it.
+func registerCodecs(m *webrtc.MediaEngine) (map[webrtc.RTPCodecType]webrtc.RTPCodecCapability, error) {
 	videoFB := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
 	}
@@ -168,10 +172,12 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 			PayloadType:        96,
 		}, webrtc.RTPCodecTypeVideo},
 	}
+	byKind := map[webrtc.RTPCodecType]webrtc.RTPCodecCapability{}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.p, c.kind); err != nil {
-			return fmt.Errorf("register codec %s: %w", c.p.MimeType, err)
+			return nil, fmt.Errorf("register codec %s: %w", c.p.MimeType, err)
 		}
+		byKind[c.kind] = c.p.RTPCodecCapability
 	}
-	return nil
+	return byKind, nil
 }

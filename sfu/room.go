@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,12 +62,13 @@ type Room struct {
 	events RoomEvents
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	peers  map[string]*Peer
-	tracks map[string]*upTrack
-	rec    roomRecording // see sink.go
-	closed bool
-	wg     sync.WaitGroup // forwarders and RTCP readers
+	mu      sync.Mutex
+	peers   map[string]*Peer
+	tracks  map[string]*upTrack              // started: media flows
+	pending map[*webrtc.RTPReceiver]*upTrack // announced from an offer, no packet yet
+	rec     roomRecording                    // see sink.go
+	closed  bool
+	wg      sync.WaitGroup // forwarders and RTCP readers
 }
 
 // NewRoom makes an empty room.
@@ -74,6 +76,7 @@ func NewRoom(id string, t *Transport, events RoomEvents, log *slog.Logger) *Room
 	return &Room{
 		id: id, t: t, events: events, log: log.With("room", id),
 		peers: map[string]*Peer{}, tracks: map[string]*upTrack{},
+		pending: map[*webrtc.RTPReceiver]*upTrack{},
 	}
 }
 
@@ -89,6 +92,7 @@ type Peer struct {
 
 	pubMu      sync.Mutex // serialises publish negotiation
 	pubPending []webrtc.ICECandidateInit
+	announced  map[*webrtc.RTPReceiver]bool // publish receivers already announced
 
 	negMu        sync.Mutex // serialises subscribe negotiation and its tracks
 	offerPending bool
@@ -113,7 +117,10 @@ func (r *Room) Join(id string, sig Signal) (*Peer, error) {
 		return nil, fmt.Errorf("new subscribe connection: %w", err)
 	}
 	r.t.open.Add(2)
-	p := &Peer{id: id, room: r, sig: sig, log: r.log.With("peer", id), pub: pub, sub: sub, downs: map[string]*downTrack{}}
+	p := &Peer{
+		id: id, room: r, sig: sig, log: r.log.With("peer", id), pub: pub, sub: sub,
+		downs: map[string]*downTrack{}, announced: map[*webrtc.RTPReceiver]bool{},
+	}
 	pub.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
 			sig.Candidate(Publish, c.ToJSON())
@@ -146,8 +153,11 @@ func (r *Room) Join(id string, sig Signal) (*Peer, error) {
 		return nil, ErrClosed
 	}
 	r.peers[id] = p
-	existing := make([]*upTrack, 0, len(r.tracks))
+	existing := make([]*upTrack, 0, len(r.tracks)+len(r.pending))
 	for _, u := range r.tracks {
+		existing = append(existing, u)
+	}
+	for _, u := range r.pending {
 		existing = append(existing, u)
 	}
 	r.mu.Unlock()
@@ -178,7 +188,17 @@ func (r *Room) Leave(p *Peer) {
 		return
 	}
 	delete(r.peers, p.id)
+	var never []*upTrack // announced, never started
+	for recv, u := range r.pending {
+		if u.info.PeerID == p.id {
+			delete(r.pending, recv)
+			never = append(never, u)
+		}
+	}
 	r.mu.Unlock()
+	for _, u := range never {
+		r.unpublish(u)
+	}
 
 	p.negMu.Lock()
 	downs := p.downs
@@ -209,25 +229,91 @@ func (r *Room) Close() {
 	r.wg.Wait()
 }
 
-// publish starts forwarding a new track from p to everybody else.
-func (r *Room) publish(p *Peer, remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	info := TrackInfo{ID: "t-" + uuid.NewString(), StreamID: p.id, PeerID: p.id, Kind: remote.Kind().String()}
-	u := newUpTrack(info, remote, p.pub, KeyframeInterval, r.t)
-
+// announce makes a track of p known to the room from p's offer, before
+// its first packet: everybody else is offered it at once, so that their
+// renegotiation runs while p's publish connection is still coming up,
+// and the first packet to arrive is forwarded. (Pion reports a track
+// only with its first packet; waiting for that put a whole renegotiation
+// of every subscriber between the first packet and the first packet
+// forwarded.) A track announced and never started is unpublished when p
+// leaves.
+func (r *Room) announce(p *Peer, recv *webrtc.RTPReceiver, kind webrtc.RTPCodecType) {
+	codec, ok := r.t.codecs[kind]
+	if !ok {
+		return
+	}
+	info := TrackInfo{ID: "t-" + uuid.NewString(), StreamID: p.id, PeerID: p.id, Kind: kind.String()}
+	u := newUpTrack(info, kind, codec, p.pub, KeyframeInterval, r.t)
 	r.mu.Lock()
 	if r.closed || r.peers[p.id] != p {
 		r.mu.Unlock()
 		return
 	}
-	r.tracks[info.ID] = u
+	r.pending[recv] = u
+	subs := r.othersLocked(p)
+	r.wg.Add(1)
+	r.mu.Unlock()
+	p.log.Debug("track announced", "track", info.ID, "kind", info.Kind)
+	r.events.TrackPublished(info)
+	// Not in the caller's way: the publisher's answer goes out first.
+	go func() {
+		defer r.wg.Done()
+		for _, q := range subs {
+			q.subscribe(u)
+			q.negotiate()
+		}
+	}()
+}
+
+// othersLocked lists the peers other than p. r.mu is held.
+func (r *Room) othersLocked(p *Peer) []*Peer {
 	subs := make([]*Peer, 0, len(r.peers))
 	for _, q := range r.peers {
 		if q != p {
 			subs = append(subs, q)
 		}
 	}
+	return subs
+}
+
+// publish starts forwarding a new track from p to everybody else: the
+// one announced for recv, or, for a track that was not, a new one.
+func (r *Room) publish(p *Peer, remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	// From pending to tracks in one step, so that a joiner sees it in
+	// one or the other.
+	r.mu.Lock()
+	u, stale := r.pending[recv], (*upTrack)(nil)
+	delete(r.pending, recv)
+	if u != nil && (u.kind != remote.Kind() || !strings.EqualFold(u.codec.MimeType, remote.Codec().MimeType)) {
+		// Not what the offer said: start afresh.
+		u, stale = nil, u
+	}
+	announced := u != nil
+	if !announced {
+		info := TrackInfo{ID: "t-" + uuid.NewString(), StreamID: p.id, PeerID: p.id, Kind: remote.Kind().String()}
+		u = newUpTrack(info, remote.Kind(), remote.Codec().RTPCodecCapability, p.pub, KeyframeInterval, r.t)
+	}
+	u.start(remote)
+	if r.closed || r.peers[p.id] != p {
+		r.mu.Unlock()
+		if stale != nil {
+			r.unpublish(stale)
+		}
+		if announced {
+			r.unpublish(u)
+		}
+		return
+	}
+	r.tracks[u.info.ID] = u
+	var subs []*Peer
+	if !announced {
+		subs = r.othersLocked(p)
+	}
 	r.wg.Add(2)
 	r.mu.Unlock()
+	if stale != nil {
+		r.unpublish(stale)
+	}
 
 	r.syncSink(u) // before the first packet is forwarded
 	go func() {
@@ -239,8 +325,17 @@ func (r *Room) publish(p *Peer, remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 		u.forward()
 		r.unpublish(u)
 	}()
-	p.log.Debug("track published", "track", info.ID, "kind", info.Kind, "codec", u.codec.MimeType)
-	r.events.TrackPublished(info)
+	p.log.Debug("track published", "track", u.info.ID, "kind", u.info.Kind, "codec", u.codec.MimeType, "announced", announced)
+	if announced {
+		// Subscribers bound before the first packet get the
+		// encoder's first keyframe, unless they bound too late for
+		// it: ask for one as a renegotiated subscriber would.
+		if u.kind == webrtc.RTPCodecTypeVideo && len(*u.downs.Load()) > 0 {
+			u.kf.request()
+		}
+		return
+	}
+	r.events.TrackPublished(u.info)
 	for _, q := range subs {
 		q.subscribe(u)
 		q.negotiate()
@@ -255,7 +350,7 @@ func (r *Room) unpublish(u *upTrack) {
 	delete(r.tracks, u.info.ID)
 	closed := r.closed
 	r.mu.Unlock()
-	for _, d := range *u.downs.Load() {
+	for _, d := range u.end() {
 		u.removeDown(d)
 		d.sub.unsubscribe(d)
 	}
@@ -286,6 +381,17 @@ func (p *Peer) Publish(offer string) (string, error) {
 		_ = p.pub.AddICECandidate(c)
 	}
 	p.pubPending = nil
+	for _, tr := range p.pub.GetTransceivers() {
+		recv := tr.Receiver()
+		if recv == nil || p.announced[recv] || tr.Mid() == "" {
+			continue
+		}
+		if d := tr.Direction(); d != webrtc.RTPTransceiverDirectionRecvonly && d != webrtc.RTPTransceiverDirectionSendrecv {
+			continue
+		}
+		p.announced[recv] = true
+		p.room.announce(p, recv, tr.Kind())
+	}
 	return answer.SDP, nil
 }
 
@@ -366,7 +472,9 @@ func (p *Peer) subscribe(u *upTrack) {
 		defer p.room.wg.Done()
 		d.readRTCP()
 	}()
-	u.addDown(d)
+	if !u.addDown(d) {
+		p.unsubscribe(d) // the track ended meanwhile
+	}
 }
 
 // unsubscribe removes d from p's subscribe connection and renegotiates.
@@ -416,7 +524,7 @@ func (p *Peer) requestKeyframes() {
 	defer p.negMu.Unlock()
 	for _, d := range p.downs {
 		if d.up.info.Kind == webrtc.RTPCodecTypeVideo.String() {
-			d.up.kf.request()
+			d.up.requestKeyframe()
 		}
 	}
 }

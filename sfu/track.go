@@ -21,13 +21,20 @@ type TrackInfo struct {
 }
 
 // upTrack is one published track: read once, written to every subscriber.
+//
+// It exists from the publisher's offer on, before its first packet (see
+// Room.announce), so that subscribers are offered it while the publish
+// connection is still coming up; start gives it the remote track.
 type upTrack struct {
 	info   TrackInfo
-	remote *webrtc.TrackRemote
+	kind   webrtc.RTPCodecType
 	codec  webrtc.RTPCodecCapability
+	remote *webrtc.TrackRemote // set by start, before the forwarder runs
+	ssrc   atomic.Uint32       // the publisher's, once started; 0 before
 	kf     *keyframeThrottle
 
 	mu      sync.Mutex                   // serialises changes to downs
+	ended   bool                         // guarded by mu: no more downs
 	downs   atomic.Pointer[[]*downTrack] // copy on write: the forwarder never locks
 	streams *atomic.Int64                // the transport's count of forwarded streams
 	batch   *sendBatcher                 // the transport's, nil without a shared UDP port
@@ -36,29 +43,65 @@ type upTrack struct {
 	rec     sinkSlot                     // recording, see sink.go
 }
 
-func newUpTrack(info TrackInfo, remote *webrtc.TrackRemote, pub *webrtc.PeerConnection, every time.Duration, t *Transport) *upTrack {
-	u := &upTrack{info: info, remote: remote, codec: remote.Codec().RTPCodecCapability, streams: &t.streams, batch: t.batch}
-	if remote.Kind() == webrtc.RTPCodecTypeVideo {
+// newUpTrack makes a track of kind and codec, not started yet.
+func newUpTrack(info TrackInfo, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, pub *webrtc.PeerConnection, every time.Duration, t *Transport) *upTrack {
+	u := &upTrack{info: info, kind: kind, codec: codec, streams: &t.streams, batch: t.batch}
+	if kind == webrtc.RTPCodecTypeVideo {
 		u.cache = &retransmitCache{}
 	}
 	u.vp8 = strings.EqualFold(u.codec.MimeType, webrtc.MimeTypeVP8)
 	u.downs.Store(&[]*downTrack{})
-	ssrc := uint32(remote.SSRC())
 	u.kf = newKeyframeThrottle(every, func() {
-		_ = pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		if ssrc := u.ssrc.Load(); ssrc != 0 {
+			_ = pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		}
 	})
 	return u
 }
 
-func (u *upTrack) addDown(d *downTrack) {
+// start gives u the publisher's track. The caller starts the forwarder
+// after it.
+func (u *upTrack) start(remote *webrtc.TrackRemote) {
+	u.remote = remote
+	u.ssrc.Store(uint32(remote.SSRC()))
+}
+
+// started reports whether the publisher's track has arrived: before it,
+// a keyframe request has no SSRC to go to.
+func (u *upTrack) started() bool { return u.ssrc.Load() != 0 }
+
+// requestKeyframe asks the publisher for a keyframe once the track has
+// started. Before, there is no need: an encoder begins a new connection
+// with a keyframe, and start asks for one if subscribers wait.
+func (u *upTrack) requestKeyframe() {
+	if u.started() {
+		u.kf.request()
+	}
+}
+
+// addDown adds a subscriber, or reports false if the track has ended.
+func (u *upTrack) addDown(d *downTrack) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.ended {
+		return false
+	}
 	old := *u.downs.Load()
 	next := make([]*downTrack, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, d)
 	u.downs.Store(&next)
 	u.streams.Add(1)
+	return true
+}
+
+// end closes u to new subscribers and returns the current ones, for the
+// caller to remove.
+func (u *upTrack) end() []*downTrack {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.ended = true
+	return *u.downs.Load()
 }
 
 func (u *upTrack) removeDown(d *downTrack) {
@@ -172,7 +215,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			// decoded as soon as a keyframe comes; on a new connection
 			// the request waits for the connection to come up.
 			if d.sub.sub.ConnectionState() == webrtc.PeerConnectionStateConnected {
-				d.up.kf.request()
+				d.up.requestKeyframe()
 			}
 			return c, nil
 		}
@@ -196,7 +239,7 @@ func (d *downTrack) RID() string { return "" }
 func (d *downTrack) StreamID() string { return d.up.info.StreamID }
 
 // Kind implements webrtc.TrackLocal.
-func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.remote.Kind() }
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 
 // writeRTP sends one packet with the subscriber's SSRC and payload type.
 // The payload is untouched. Header extensions are dropped: their ids were
@@ -234,7 +277,7 @@ func (d *downTrack) readRTCP() {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.kf.request()
+				d.up.requestKeyframe()
 			case *rtcp.TransportLayerNack:
 				r.resend(d, p)
 			}
