@@ -3,7 +3,7 @@
 // recording in the browser.
 //
 // The package holds the small Store interface every backend implements
-// (blob/disk now, S3 next), the key rules all of them share, and the parts
+// (blob/disk, blob/s3), the key rules all of them share, and the parts
 // that sit above any backend: Encrypted, which seals objects at rest with a
 // data key per conversation, and Retention, which deletes old recordings
 // and destroys the keys of conversations left without any.

@@ -54,17 +54,17 @@ func openKeys(t *testing.T, dir string) *disk.KeyStore {
 	return k
 }
 
-// TestContract runs the blob.Store contract against a real S3 server.
-func TestContract(t *testing.T) {
+// TestS3Contract runs the blob.Store contract against a real S3 server.
+func TestS3Contract(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) func() blob.Store {
 		o := options(testenv.StartS3(t))
 		return func() blob.Store { return openStore(t, o) }
 	})
 }
 
-// TestContractEncrypted: the same contract with every object sealed on
+// TestS3ContractEncrypted: the same contract with every object sealed on
 // its way to S3, as the server stores recordings.
-func TestContractEncrypted(t *testing.T) {
+func TestS3ContractEncrypted(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) func() blob.Store {
 		o := options(testenv.StartS3(t))
 		keys := t.TempDir()
@@ -78,18 +78,18 @@ func TestContractEncrypted(t *testing.T) {
 	})
 }
 
-// TestSealedContract: encryption's own contract (what reaches the bucket
+// TestS3SealedContract: encryption's own contract (what reaches the bucket
 // is sealed, destroyed keys, tampering) with S3 underneath.
-func TestSealedContract(t *testing.T) {
+func TestS3SealedContract(t *testing.T) {
 	blobtest.RunSealed(t, func(t *testing.T) (blob.Store, blob.KeyStore) {
 		return openStore(t, options(testenv.StartS3(t))), openKeys(t, t.TempDir())
 	})
 }
 
-// TestMultipartStreams: a large object leaves the process part by part
+// TestS3MultipartStreams: a large object leaves the process part by part
 // while it is written (the writer holds one part, not the recording), is
 // invisible until Commit, and is one object after it.
-func TestMultipartStreams(t *testing.T) {
+func TestS3MultipartStreams(t *testing.T) {
 	b := testenv.StartS3(t)
 	s := openStore(t, options(b))
 	c, err := b.Client()
@@ -136,9 +136,9 @@ func TestMultipartStreams(t *testing.T) {
 	}
 }
 
-// TestCloseAbortsUpload: a writer closed without Commit leaves neither an
+// TestS3CloseAbortsUpload: a writer closed without Commit leaves neither an
 // object nor stored parts behind.
-func TestCloseAbortsUpload(t *testing.T) {
+func TestS3CloseAbortsUpload(t *testing.T) {
 	b := testenv.StartS3(t)
 	s := openStore(t, options(b))
 	c, err := b.Client()
@@ -167,9 +167,9 @@ func TestCloseAbortsUpload(t *testing.T) {
 	}
 }
 
-// TestAbortStaleUploads: uploads a crashed writer left are aborted once
+// TestS3AbortStaleUploads: uploads a crashed writer left are aborted once
 // old enough; a young one (a writer of another node, working) is left.
-func TestAbortStaleUploads(t *testing.T) {
+func TestS3AbortStaleUploads(t *testing.T) {
 	b := testenv.StartS3(t)
 	s := openStore(t, options(b))
 	c, err := b.Client()
@@ -216,10 +216,10 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.next.RoundTrip(r)
 }
 
-// TestPlaybackRequests: playing a recording through the API's path
+// TestS3PlaybackRequests: playing a recording through the API's path
 // (encrypted, read sequentially in small pieces by http.ServeContent)
 // costs a couple of requests, not one per read.
-func TestPlaybackRequests(t *testing.T) {
+func TestS3PlaybackRequests(t *testing.T) {
 	b := testenv.StartS3(t)
 	tr := &countingTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
 	o := options(b)
@@ -272,9 +272,9 @@ func TestPlaybackRequests(t *testing.T) {
 	}
 }
 
-// TestReaderNeverMixesVersions: a large object overwritten while open is
+// TestS3ReaderNeverMixesVersions: a large object overwritten while open is
 // read from the version opened, or fails with ErrReplaced.
-func TestReaderNeverMixesVersions(t *testing.T) {
+func TestS3ReaderNeverMixesVersions(t *testing.T) {
 	s := openStore(t, options(testenv.StartS3(t)))
 	ctx := context.Background()
 	k := "conversations/c1/recordings/r1/call.webm"
@@ -300,9 +300,9 @@ func TestReaderNeverMixesVersions(t *testing.T) {
 	}
 }
 
-// TestOpenRefusals: a missing bucket and wrong credentials fail at Open,
+// TestS3OpenRefusals: a missing bucket and wrong credentials fail at Open,
 // with words that say which.
-func TestOpenRefusals(t *testing.T) {
+func TestS3OpenRefusals(t *testing.T) {
 	b := testenv.StartS3(t)
 	ctx := context.Background()
 	o := options(b)
@@ -322,7 +322,7 @@ func TestOpenRefusals(t *testing.T) {
 	}
 }
 
-func TestParseURL(t *testing.T) {
+func TestS3ParseURL(t *testing.T) {
 	for _, tc := range []struct {
 		url  string
 		want s3.Options

@@ -30,9 +30,9 @@ import (
 	"videosupport/store/sqlstore"
 )
 
-// TestBlobSetting: -blob names a bucket; credentials come from the URL or
+// TestConfigBlob: -blob names a bucket; credentials come from the URL or
 // the environment, and no error repeats a secret.
-func TestBlobSetting(t *testing.T) {
+func TestConfigBlob(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "ENVKEY", "AWS_SECRET_ACCESS_KEY": "ENVSECRET", "AWS_SESSION_TOKEN": "TOKEN"}
 	parse := func(env map[string]string, args ...string) (config, error) {
 		return parseConfig(args, func(k string) string { return env[k] }, io.Discard)
