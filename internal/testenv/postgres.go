@@ -11,11 +11,9 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +26,7 @@ import (
 // calls StopPostgres, when the test binary exits: postgres is a direct child
 // started with a parent-death signal, and a small reaper process removes its
 // directory once the test binary is gone.
-var pgState struct {
-	mu  sync.Mutex
-	srv *pgServer
-	err error // why the server could not start; given to every later caller
-	// missing is set when err means "not installed" (skip, or fail in CI).
-	missing bool
-}
+var pgState sharedServer[*pgServer]
 
 type pgServer struct {
 	dir    string // temp dir: data/, the unix socket, postgres.log
@@ -42,10 +34,7 @@ type pgServer struct {
 	major  int // server major version, e.g. 15
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when postgres has exited and been reaped
-
-	reaper   *exec.Cmd
-	reaperW  *os.File // reaper's stdin; closing it (or dying) tells it to clean up
-	reaperWG sync.WaitGroup
+	reaper *reaper       // removes dir once the test binary is gone
 }
 
 const pgUser = "vs"
@@ -61,7 +50,7 @@ const pgUser = "vs"
 // without that the server is killed when the test binary exits.
 func StartPostgres(t testing.TB) string {
 	t.Helper()
-	srv, missing, err := sharedPostgres()
+	srv, missing, err := pgState.get(startPostgresServer)
 	if err != nil {
 		if missing {
 			Missing(t, "%v", err)
@@ -95,31 +84,7 @@ func StartPostgres(t testing.TB) string {
 // StopPostgres stops the server StartPostgres started in this test binary, if
 // any, and removes its files. A TestMain may call it after m.Run; a later
 // StartPostgres starts a new server.
-func StopPostgres() {
-	pgState.mu.Lock()
-	defer pgState.mu.Unlock()
-	if pgState.srv != nil {
-		pgState.srv.stop()
-	}
-	pgState.srv, pgState.err, pgState.missing = nil, nil, false
-}
-
-// sharedPostgres returns the running server, starting it if needed.
-func sharedPostgres() (*pgServer, bool, error) {
-	pgState.mu.Lock()
-	defer pgState.mu.Unlock()
-	if pgState.srv != nil && pgState.srv.hasExited() {
-		// It died under us (killed from outside): say so instead of
-		// restarting, since the databases of earlier tests are gone too.
-		pgState.err = fmt.Errorf("the server of this test binary exited%s", pgState.srv.logTail())
-		pgState.srv.stop()
-		pgState.srv = nil
-	}
-	if pgState.srv == nil && pgState.err == nil {
-		pgState.srv, pgState.missing, pgState.err = startPostgresServer()
-	}
-	return pgState.srv, pgState.missing, pgState.err
-}
+func StopPostgres() { pgState.reset() }
 
 // postgresBinDir finds the directory holding initdb and postgres: Debian's
 // /usr/lib/postgresql/<newest>/bin, else wherever PATH has them.
@@ -195,7 +160,7 @@ func startPostgresServer() (srv *pgServer, missing bool, err error) {
 	// The reaper removes dir once this process is gone, however it ends
 	// (its stdin, a pipe from us, then reads EOF). It is started first
 	// so that no path leaves the directory behind.
-	if err := srv.startReaper(); err != nil {
+	if srv.reaper, err = startReaper("vs-postgres-reaper", pgReaperScript, dir); err != nil {
 		return srv, false, fmt.Errorf("starting the cleanup process: %v", err)
 	}
 
@@ -248,10 +213,10 @@ func pgEnv() []string {
 	return append(env, "LC_ALL=C")
 }
 
-// reaperScript runs as the reaper: it waits for EOF on stdin (StopPostgres,
+// pgReaperScript runs as the reaper: it waits for EOF on stdin (StopPostgres,
 // or the end of the test binary), makes sure postgres is stopped (SIGQUIT:
 // immediate shutdown, which also frees its shared memory) and removes $1.
-const reaperScript = `read _ || :
+const pgReaperScript = `read _ || :
 i=0
 while [ $i -lt 300 ]; do
 	pid=
@@ -266,31 +231,6 @@ while [ $i -lt 300 ]; do
 done
 rm -rf "$1"
 `
-
-func (s *pgServer) startReaper() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command("/bin/sh", "-c", reaperScript, "vs-postgres-reaper", s.dir)
-	cmd.Stdin = r
-	// Its own process group: a ^C on the terminal must not kill it
-	// before it has cleaned up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
-	r.Close()
-	if err != nil {
-		w.Close()
-		return err
-	}
-	s.reaper, s.reaperW = cmd, w
-	s.reaperWG.Add(1)
-	go func() {
-		defer s.reaperWG.Done()
-		cmd.Wait()
-	}()
-	return nil
-}
 
 // run starts postgres on a free port and waits until it accepts connections.
 func (s *pgServer) run(bin string, cred *syscall.Credential) error {
@@ -328,24 +268,9 @@ func (s *pgServer) run(bin string, cred *syscall.Credential) error {
 		// Out of the terminal's process group, so that only we stop it.
 		Setpgid: true,
 	}
-	exited := make(chan struct{})
+	exited, err := startTied(cmd)
 	s.cmd, s.exited = cmd, exited
-
-	// The parent-death signal is sent when the thread that started the
-	// child exits, not the process: start and wait for postgres on a
-	// locked thread that lives as long as postgres does.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			cmd.Wait()
-		}
-		close(exited)
-		runtime.UnlockOSThread()
-	}()
-	if err := <-started; err != nil {
+	if err != nil {
 		return fmt.Errorf("starting postgres: %v", err)
 	}
 
@@ -372,17 +297,7 @@ func (s *pgServer) run(bin string, cred *syscall.Credential) error {
 	}
 }
 
-func (s *pgServer) hasExited() bool {
-	if s.exited == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (s *pgServer) hasExited() bool { return isClosed(s.exited) }
 
 // stop shuts postgres down (immediately: the data is thrown away), waits for
 // it, and has the reaper remove the directory.
@@ -396,11 +311,7 @@ func (s *pgServer) stop() {
 			<-s.exited
 		}
 	}
-	if s.reaperW != nil {
-		s.reaperW.Close()
-		s.reaperWG.Wait()
-		s.reaperW = nil
-	}
+	s.reaper.release()
 	os.RemoveAll(s.dir) // in case the reaper could not
 }
 
@@ -420,16 +331,7 @@ func (s *pgServer) exec(ctx context.Context, sql string) error {
 }
 
 // logTail returns the end of the server log, to explain a failure.
-func (s *pgServer) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return "\npostgres.log ends with:\n" + string(b)
-}
+func (s *pgServer) logTail() string { return logTail(filepath.Join(s.dir, "postgres.log")) }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")

@@ -128,8 +128,12 @@ func TestPostgresHelper(t *testing.T) {
 		return // only a helper process for TestPostgresDiesWithTestBinary
 	}
 	dsn := StartPostgres(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := pgState.srv
-	fmt.Printf("SERVER %d %d %s %s\n", srv.cmd.Process.Pid, srv.reaper.Process.Pid, srv.dir, dsn)
+	fmt.Printf("SERVER %d %d %s %s\n", srv.cmd.Process.Pid, srv.reaper.cmd.Process.Pid, srv.dir, u.Host)
 }
 
 // A test binary that never calls StopPostgres still leaves neither a
@@ -138,57 +142,63 @@ func TestPostgresDiesWithTestBinary(t *testing.T) {
 	if _, err := postgresBinDir(); err != nil {
 		Missing(t, "%v", err)
 	}
+	checkDiesWithTestBinary(t, "TestPostgresHelper", helperEnv)
+}
+
+// checkDiesWithTestBinary runs this test binary again with env=1, running
+// only the test helper, which starts a server, prints
+// "SERVER <pid> <reaper pid> <dir> <address>" and exits without stopping
+// it. Then the server and its reaper must exit, the directory go and the
+// address stop answering.
+func checkDiesWithTestBinary(t *testing.T, helper, env string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Adopt the orphans of the helper (postgres and its reaper) to reap
-	// them below: where PID 1 does not reap (some containers), they would
-	// stay zombies.
+	// Adopt the orphans of the helper (the server and its reaper) to
+	// reap them below: where PID 1 does not reap (some containers), they
+	// would stay zombies.
 	if err := setChildSubreaper(true); err != nil {
 		t.Logf("PR_SET_CHILD_SUBREAPER: %v", err)
 	}
 	defer setChildSubreaper(false)
-	cmd := exec.Command(exe, "-test.run=^TestPostgresHelper$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd := exec.Command(exe, "-test.run=^"+helper+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, out)
 	}
-	var pgPid, reaperPid int
-	var dir, dsn string
+	var pid, reaperPid int
+	var dir, addr string
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
 		if f := strings.Fields(sc.Text()); len(f) == 5 && f[0] == "SERVER" {
-			pgPid, _ = strconv.Atoi(f[1])
+			pid, _ = strconv.Atoi(f[1])
 			reaperPid, _ = strconv.Atoi(f[2])
-			dir, dsn = f[3], f[4]
+			dir, addr = f[3], f[4]
 		}
 	}
-	if pgPid == 0 || reaperPid == 0 {
+	if pid == 0 || reaperPid == 0 {
 		t.Fatalf("helper reported no server:\n%s", out)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	deadline := time.Now().Add(20 * time.Second)
-	pgDone, reaperDone := false, false
+	srvDone, reaperDone := false, false
 	for {
-		pgDone = pgDone || exitedOrReaped(pgPid)
+		srvDone = srvDone || exitedOrReaped(pid)
 		reaperDone = reaperDone || exitedOrReaped(reaperPid)
 		_, statErr := os.Stat(dir)
-		c, dialErr := net.DialTimeout("tcp", u.Host, time.Second)
+		c, dialErr := net.DialTimeout("tcp", addr, time.Second)
 		if dialErr == nil {
 			c.Close()
 		}
-		if pgDone && reaperDone && os.IsNotExist(statErr) && dialErr != nil {
+		if srvDone && reaperDone && os.IsNotExist(statErr) && dialErr != nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("20s after the test binary exited: postgres %d exited=%v, reaper %d exited=%v, %s exists=%v, %s accepts connections=%v",
-				pgPid, pgDone, reaperPid, reaperDone, dir, statErr == nil, u.Host, dialErr == nil)
+			t.Fatalf("20s after the test binary exited: server %d exited=%v, reaper %d exited=%v, %s exists=%v, %s accepts connections=%v",
+				pid, srvDone, reaperPid, reaperDone, dir, statErr == nil, addr, dialErr == nil)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

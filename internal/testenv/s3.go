@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,24 +39,17 @@ type S3 struct {
 // PostgreSQL one: started by the first StartS3, stopped by StopS3 or when
 // the test binary exits (versitygw gets a parent-death signal, and a
 // reaper process removes its directory).
-var s3State struct {
-	mu      sync.Mutex
-	srv     *s3Server
-	err     error
-	missing bool
-}
+var s3State sharedServer[*s3Server]
 
 type s3Server struct {
-	dir       string // temp dir: root/ (the buckets), versitygw.log
-	bin       string
-	addr      string
-	access    string
-	secret    string
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	reaper    *exec.Cmd
-	reaperW   *os.File
-	reaperRun sync.WaitGroup
+	dir    string // temp dir: root/ (the buckets), versitygw.log, versitygw.pid
+	bin    string
+	addr   string
+	access string
+	secret string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when versitygw has exited and been reaped
+	reaper *reaper       // removes dir once the test binary is gone
 }
 
 const s3Region = "us-east-1"
@@ -69,7 +61,7 @@ const s3Region = "us-east-1"
 // skipped, or failed when CI=true.
 func StartS3(t testing.TB) S3 {
 	t.Helper()
-	srv, missing, err := sharedS3()
+	srv, missing, err := s3State.get(startS3Server)
 	if err != nil {
 		if missing {
 			Missing(t, "%v", err)
@@ -109,28 +101,7 @@ func (b S3) Client() (*minio.Client, error) {
 
 // StopS3 stops the server StartS3 started in this test binary, if any,
 // and removes its files. A TestMain may call it after m.Run.
-func StopS3() {
-	s3State.mu.Lock()
-	defer s3State.mu.Unlock()
-	if s3State.srv != nil {
-		s3State.srv.stop()
-	}
-	s3State.srv, s3State.err, s3State.missing = nil, nil, false
-}
-
-func sharedS3() (*s3Server, bool, error) {
-	s3State.mu.Lock()
-	defer s3State.mu.Unlock()
-	if s3State.srv != nil && s3State.srv.hasExited() {
-		s3State.err = fmt.Errorf("the versitygw of this test binary exited%s", s3State.srv.logTail())
-		s3State.srv.stop()
-		s3State.srv = nil
-	}
-	if s3State.srv == nil && s3State.err == nil {
-		s3State.srv, s3State.missing, s3State.err = startS3Server()
-	}
-	return s3State.srv, s3State.missing, s3State.err
-}
+func StopS3() { s3State.reset() }
 
 // VersityGWPath finds the versitygw binary: on PATH, else where `go
 // install` puts it ($GOBIN, or bin/ of each $GOPATH entry, as `go env`
@@ -207,7 +178,7 @@ func startS3Server() (srv *s3Server, missing bool, err error) {
 			srv = nil
 		}
 	}()
-	if err := srv.startReaper(); err != nil {
+	if srv.reaper, err = startReaper("vs-s3-reaper", s3ReaperScript, dir, srv.pidFile()); err != nil {
 		return srv, false, fmt.Errorf("starting the cleanup process: %v", err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "root"), 0o700); err != nil {
@@ -245,29 +216,6 @@ rm -rf "$1"
 
 func (s *s3Server) pidFile() string { return filepath.Join(s.dir, "versitygw.pid") }
 
-func (s *s3Server) startReaper() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command("/bin/sh", "-c", s3ReaperScript, "vs-s3-reaper", s.dir, s.pidFile())
-	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a ^C must not kill it before it cleans up
-	err = cmd.Start()
-	r.Close()
-	if err != nil {
-		w.Close()
-		return err
-	}
-	s.reaper, s.reaperW = cmd, w
-	s.reaperRun.Add(1)
-	go func() {
-		defer s.reaperRun.Done()
-		cmd.Wait()
-	}()
-	return nil
-}
-
 // run starts versitygw on a free port and waits until it answers S3
 // requests with the credentials.
 func (s *s3Server) run() error {
@@ -288,22 +236,9 @@ func (s *s3Server) run() error {
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf // never the test binary's: go test would wait for them
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	exited := make(chan struct{})
+	exited, err := startTied(cmd)
 	s.cmd, s.exited = cmd, exited
-	// The parent-death signal follows the thread that started the child:
-	// start and wait on a locked thread that lives as long as it does.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			cmd.Wait()
-		}
-		close(exited)
-		runtime.UnlockOSThread()
-	}()
-	if err := <-started; err != nil {
+	if err != nil {
 		return fmt.Errorf("starting versitygw: %v", err)
 	}
 	_ = os.WriteFile(s.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600)
@@ -331,40 +266,17 @@ func (s *s3Server) run() error {
 	}
 }
 
-func (s *s3Server) hasExited() bool {
-	if s.exited == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (s *s3Server) hasExited() bool { return isClosed(s.exited) }
 
 func (s *s3Server) stop() {
 	if s.cmd != nil && s.cmd.Process != nil && !s.hasExited() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
-	if s.reaperW != nil {
-		s.reaperW.Close()
-		s.reaperRun.Wait()
-		s.reaperW = nil
-	}
+	s.reaper.release()
 	if err := os.RemoveAll(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(os.Stderr, "testenv: S3: removing %s: %v\n", s.dir, err)
 	}
 }
 
-func (s *s3Server) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.dir, "versitygw.log"))
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return "\nversitygw.log ends with:\n" + string(b)
-}
+func (s *s3Server) logTail() string { return logTail(filepath.Join(s.dir, "versitygw.log")) }

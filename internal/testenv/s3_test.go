@@ -1,15 +1,11 @@
 package testenv
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +71,7 @@ func TestS3Helper(t *testing.T) {
 	}
 	b := StartS3(t)
 	srv := s3State.srv
-	fmt.Printf("SERVER %d %d %s %s\n", srv.cmd.Process.Pid, srv.reaper.Process.Pid, srv.dir, b.Endpoint)
+	fmt.Printf("SERVER %d %d %s %s\n", srv.cmd.Process.Pid, srv.reaper.cmd.Process.Pid, srv.dir, b.Endpoint)
 }
 
 // A test binary that never calls StopS3 leaves neither a running
@@ -84,50 +80,5 @@ func TestS3DiesWithTestBinary(t *testing.T) {
 	if _, err := VersityGWPath(); err != nil {
 		Missing(t, "%v", err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := setChildSubreaper(true); err != nil {
-		t.Logf("PR_SET_CHILD_SUBREAPER: %v", err)
-	}
-	defer setChildSubreaper(false)
-	cmd := exec.Command(exe, "-test.run=^TestS3Helper$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), s3HelperEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
-	var pid, reaperPid int
-	var dir, addr string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 5 && f[0] == "SERVER" {
-			pid, _ = strconv.Atoi(f[1])
-			reaperPid, _ = strconv.Atoi(f[2])
-			dir, addr = f[3], f[4]
-		}
-	}
-	if pid == 0 || reaperPid == 0 {
-		t.Fatalf("helper reported no server:\n%s", out)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	gwDone, reaperDone := false, false
-	for {
-		gwDone = gwDone || exitedOrReaped(pid)
-		reaperDone = reaperDone || exitedOrReaped(reaperPid)
-		_, statErr := os.Stat(dir)
-		c, dialErr := net.DialTimeout("tcp", addr, time.Second)
-		if dialErr == nil {
-			c.Close()
-		}
-		if gwDone && reaperDone && os.IsNotExist(statErr) && dialErr != nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("20s after the test binary exited: versitygw %d exited=%v, reaper %d exited=%v, %s exists=%v, %s accepts connections=%v",
-				pid, gwDone, reaperPid, reaperDone, dir, statErr == nil, addr, dialErr == nil)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	checkDiesWithTestBinary(t, "TestS3Helper", s3HelperEnv)
 }
