@@ -78,6 +78,9 @@ func (c *config) openObjects(ctx context.Context, log *slog.Logger) (blob.Store,
 		}
 		return d, d.Close, nil
 	}
+	// A store that does not answer fails the start, rather than hang it.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	s, err := s3.Open(ctx, *c.s3)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-blob: %w", err)
