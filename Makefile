@@ -53,5 +53,7 @@ bench: build
 	@mkdir -p docs/bench
 	$(GO) test -run '^$$' -bench 'Forward' -benchtime 3000x -count 3 ./sfu > docs/bench/go-bench.txt
 	@cat docs/bench/go-bench.txt
+	$(GO) test -run '^$$' -bench 'RecordingCost' -benchtime 60000x -count 5 ./sfu > docs/bench/recording-cost.txt
+	@cat docs/bench/recording-cost.txt
 	$(GO) build -o bin/loadtest ./cmd/loadtest
 	nice -n -10 bin/loadtest bench -server $(BIN) -server-cpus 1 -out docs/bench

@@ -41,6 +41,7 @@ func (c *pausableConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // forwardRig is a room with one publisher and n bound subscribers.
 type forwardRig struct {
+	room  *Room
 	up    *upTrack
 	close func()
 }
@@ -229,7 +230,7 @@ func newForwardRig(tb testing.TB, n int) *forwardRig {
 
 	// The track is published on its first packet: send until every
 	// subscriber has received one.
-	rig := &forwardRig{}
+	rig := &forwardRig{room: room}
 	deadline := time.Now().Add(20 * time.Second)
 	var seq uint16
 	for {
