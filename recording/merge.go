@@ -2,10 +2,12 @@ package recording
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +23,7 @@ type MergeProgress struct {
 type MergeConfig struct {
 	// FFmpeg is the ffmpeg binary; "ffmpeg" when empty.
 	FFmpeg string
-	// Height of each participant's picture; 240 when zero.
+	// Height of each track's tile (16:9); 240 when zero.
 	Height int
 	// Progress, when set, is called as ffmpeg reports progress.
 	Progress func(MergeProgress)
@@ -29,13 +31,39 @@ type MergeConfig struct {
 
 // mergeInput is one track file placed on the call's timeline.
 type mergeInput struct {
+	index  int // among ffmpeg's inputs
 	path   string
 	meta   *Meta
 	offset time.Duration // from the call's start
 }
 
+// tiles groups the video files by track: each track is one tile of the
+// picture, in which its segments (a new one at each change of
+// resolution) follow one another. Tiles are in order of first picture.
+func tiles(ins []mergeInput) [][]mergeInput {
+	var out [][]mergeInput
+	at := map[string]int{}
+	byStart := slices.Clone(ins)
+	slices.SortStableFunc(byStart, func(a, b mergeInput) int { return cmp.Compare(a.offset, b.offset) })
+	for _, in := range byStart {
+		if in.meta.Kind != "video" {
+			continue
+		}
+		k := in.meta.Participant + "\x00" + in.meta.Track
+		j, ok := at[k]
+		if !ok {
+			j = len(out)
+			at[k] = j
+			out = append(out, nil)
+		}
+		out[j] = append(out[j], in)
+	}
+	return out
+}
+
 // Merge builds one WebM file of a call from its track files: every audio
-// track mixed, every video track side by side, each placed on the call's
+// track mixed, every video track side by side in a 16:9 tile of its own
+// (its segments one after another, each fitted to the tile), each placed on the call's
 // timeline by its sender reports (by its arrival time when it has none).
 // It runs ffmpeg as a subprocess and stops it when ctx ends.
 func Merge(ctx context.Context, out string, tracks []string, cfg MergeConfig) error {
@@ -49,22 +77,26 @@ func Merge(ctx context.Context, out string, tracks []string, cfg MergeConfig) er
 	if err != nil {
 		return err
 	}
+	width := (cfg.Height*16/9 + 1) &^ 1 // a 16:9 tile, even for the encoder
 	args := []string{"-y", "-v", "error", "-nostats", "-progress", "pipe:1"}
 	for _, in := range ins {
 		args = append(args, "-i", in.path)
 	}
 	var filters, videos, audios []string
+	for j, t := range tiles(ins) {
+		filters = append(filters, fmt.Sprintf("color=c=black:s=%dx%d:r=30:d=%.3f[t%db0]", width, cfg.Height, total.Seconds(), j))
+		for k, in := range t {
+			filters = append(filters,
+				fmt.Sprintf("[%d:v]setpts=PTS-STARTPTS+%.3f/TB,scale=%d:%d:force_original_aspect_ratio=decrease,pad=%[3]d:%[4]d:(ow-iw)/2:(oh-ih)/2,setsar=1[t%ds%d]",
+					in.index, in.offset.Seconds(), width, cfg.Height, j, k),
+				fmt.Sprintf("[t%db%d][t%ds%d]overlay=eof_action=pass[t%db%d]", j, k, j, k, j, k+1))
+		}
+		videos = append(videos, fmt.Sprintf("[t%db%d]", j, len(t)))
+	}
 	for i, in := range ins {
-		ms := in.offset.Milliseconds()
-		if in.meta.Kind == "video" {
-			l := fmt.Sprintf("v%d", i)
-			filters = append(filters, fmt.Sprintf(
-				"[%d:v]setpts=PTS-STARTPTS,scale=-2:%d,fps=30,tpad=start_duration=%.3f:color=black[%s]",
-				i, cfg.Height, float64(ms)/1000, l))
-			videos = append(videos, "["+l+"]")
-		} else {
+		if in.meta.Kind != "video" {
 			l := fmt.Sprintf("a%d", i)
-			filters = append(filters, fmt.Sprintf("[%d:a]asetpts=PTS-STARTPTS,aresample=48000:async=1,adelay=%d:all=1[%s]", i, ms, l))
+			filters = append(filters, fmt.Sprintf("[%d:a]asetpts=PTS-STARTPTS,aresample=48000:async=1,adelay=%d:all=1[%s]", i, in.offset.Milliseconds(), l))
 			audios = append(audios, "["+l+"]")
 		}
 	}
@@ -87,7 +119,7 @@ func Merge(ctx context.Context, out string, tracks []string, cfg MergeConfig) er
 	}
 	args = append(args, "-filter_complex", strings.Join(filters, ";"))
 	args = append(args, maps...)
-	args = append(args, "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M",
+	args = append(args, "-pix_fmt", "yuv420p", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M",
 		"-c:a", "libopus", "-b:a", "64k", "-t", fmt.Sprintf("%.3f", total.Seconds()), out)
 
 	cmd := exec.CommandContext(ctx, cfg.FFmpeg, args...)
@@ -131,7 +163,7 @@ func placeTracks(tracks []string) ([]mergeInput, time.Duration, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("merge: %w", err)
 		}
-		ins[i] = mergeInput{path: p, meta: m}
+		ins[i] = mergeInput{index: i, path: p, meta: m}
 		for _, sr := range m.SenderReports {
 			d := sr.Received.Sub(sr.NTP)
 			if cur, ok := skew[m.Participant]; !ok || d < cur {

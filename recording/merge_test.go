@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +167,61 @@ func firstBeep(t *testing.T, ffmpegBin, path string) float64 {
 	}
 	t.Fatal("no beep in the merged file")
 	return 0
+}
+
+// TestMergeSegmentsShareATile: a camera that changes resolution mid-call
+// leaves two segment files of one track; the merged picture holds one
+// tile for it, in which the second segment follows the first at its time.
+func TestMergeSegmentsShareATile(t *testing.T) {
+	ffmpegBin := testenv.LookTool(t, "ffmpeg")
+	probeBin := testenv.LookTool(t, "ffprobe")
+	// 2 s of a dark 160x120 picture, then 2 s of a bright 320x240 one.
+	var frames [][]byte
+	for _, src := range []string{"color=black:s=160x120:r=15:d=2", "color=white:s=320x240:r=15:d=2"} {
+		f := filepath.Join(t.TempDir(), "v.ivf")
+		if b, err := exec.Command(ffmpegBin, "-v", "error", "-f", "lavfi", "-i", src, "-c:v", "libvpx", "-g", "15",
+			"-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", f).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, b)
+		}
+		frames = append(frames, readIVFFrames(t, f)...)
+	}
+	dir := t.TempDir()
+	rec, err := New(Config{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := newTestCall(t)
+	call.room.SetRecorder(rec)
+	p := call.join("farid", 0).publish(t)
+	start := time.Now()
+	for n, f := range frames {
+		time.Sleep(time.Until(start.Add(time.Duration(n) * testmedia.VideoFrameDuration)))
+		if err := p.video.WriteSample(media.Sample{Data: f, Duration: testmedia.VideoFrameDuration}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call.room.Close()
+
+	files := trackFiles(t, dir)
+	if len(files) != 2 {
+		t.Fatalf("want two segments of the video track, got %v", files)
+	}
+	out := filepath.Join(t.TempDir(), "call.webm")
+	if err := Merge(context.Background(), out, files, MergeConfig{FFmpeg: ffmpegBin}); err != nil {
+		t.Fatal(err)
+	}
+	size, err := exec.Command(probeBin, "-v", "error", "-select_streams", "v", "-show_entries", "stream=width,height",
+		"-of", "csv=p=0", out).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(size)); got != "426,240" {
+		t.Errorf("merged picture is %s, want one 16:9 tile of 426,240", got)
+	}
+	if pr := ffprobe(t, probeBin, out); math.Abs(pr.duration-4) > 0.5 {
+		t.Errorf("merged file lasts %.3f s, want about 4", pr.duration)
+	}
+	if at := firstFlash(t, ffmpegBin, out); math.Abs(at-2) > 0.2 {
+		t.Errorf("the second segment shows at %.3f s, want about 2", at)
+	}
 }
