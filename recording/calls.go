@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -80,7 +82,8 @@ type CallRecording struct {
 	dir       string
 
 	mu     sync.Mutex
-	agreed map[string]string // participant id -> name, once they consent
+	agreed map[string]string // participant id -> name, while they consent
+	named  map[string]string // everyone who agreed at some time: the people in it
 	gates  map[string][]*consentGate
 	// open counts sinks the room has not closed yet: the room closes
 	// them on its own goroutines after the recorder is taken off, and
@@ -103,7 +106,7 @@ func (c *Calls) Start(ctx context.Context, callID, conversationID string, by sto
 	if err != nil {
 		return nil, err
 	}
-	cr := &CallRecording{Recording: r, inner: inner, dir: dir, agreed: map[string]string{}, gates: map[string][]*consentGate{}}
+	cr := &CallRecording{Recording: r, inner: inner, dir: dir, agreed: map[string]string{}, named: map[string]string{}, gates: map[string][]*consentGate{}}
 	c.mu.Lock()
 	c.active[r.ID] = cr
 	c.mu.Unlock()
@@ -122,55 +125,55 @@ func (r *CallRecording) OpenTrack(t sfu.SinkTrack) (sfu.TrackSink, error) {
 	r.gates[t.PeerID] = append(r.gates[t.PeerID], g)
 	r.mu.Unlock()
 	if ok {
-		g.allow()
+		g.allow(true)
 	}
 	return g, nil
 }
 
 // SetConsent records a participant's answer: agreed, their tracks are
-// written from the next keyframe on; declined, nothing of theirs is.
+// written from the next keyframe on; declined, nothing of theirs is. An
+// answer can change during the call: withdrawn, their files are finished
+// at the next packet and nothing more of theirs is written; agreed again,
+// new files start (the merged file shows the gap).
 func (r *CallRecording) SetConsent(participantID, name string, agreed bool) {
-	if !agreed {
-		return
-	}
 	r.mu.Lock()
-	r.agreed[participantID] = name
-	gates := append([]*consentGate(nil), r.gates[participantID]...)
-	names := map[string]string{}
-	for id, n := range r.agreed {
-		names[id] = n
+	if agreed {
+		r.agreed[participantID] = name
+		r.named[participantID] = name
+	} else {
+		delete(r.agreed, participantID)
 	}
+	gates := append([]*consentGate(nil), r.gates[participantID]...)
+	names := maps.Clone(r.named)
 	r.mu.Unlock()
-	// Kept beside the track files, so a recording recovered after a
-	// crash still says who is in it.
-	if err := os.MkdirAll(r.dir, 0o700); err == nil {
-		_ = writeJSONFile(filepath.Join(r.dir, participantsFile), names)
+	if agreed {
+		// Kept beside the track files, so a recording recovered after
+		// a crash still says who is in it.
+		if err := os.MkdirAll(r.dir, 0o700); err == nil {
+			_ = writeJSONFile(filepath.Join(r.dir, participantsFile), names)
+		}
 	}
 	for _, g := range gates {
-		g.allow()
+		g.allow(agreed)
 	}
 }
 
 // consentGate is the sink the room holds for one track: packets pass to
-// the writer only once the publisher agreed. The writer is opened then,
-// so a participant who never agrees leaves no file at all.
+// a writer only while the publisher agrees. A writer is opened when they
+// do, so a participant who never agrees leaves no file at all, and closed
+// when they withdraw.
 type consentGate struct {
 	open     func() (sfu.TrackSink, error)
 	keyframe func()
 	closed   func() // called once, after the writer is closed
 
-	mu      sync.Mutex
-	allowed bool
-	sink    sfu.TrackSink // opened on the room's sink goroutine
+	allowed atomic.Bool
+	sink    sfu.TrackSink // opened and closed on the room's sink goroutine
 	failed  bool
 }
 
-func (g *consentGate) allow() {
-	g.mu.Lock()
-	was := g.allowed
-	g.allowed = true
-	g.mu.Unlock()
-	if !was && g.keyframe != nil {
+func (g *consentGate) allow(ok bool) {
+	if was := g.allowed.Swap(ok); ok && !was && g.keyframe != nil {
 		g.keyframe() // the file starts on a keyframe: ask for one now
 	}
 }
@@ -189,17 +192,19 @@ func (g *consentGate) WriteSenderReport(sr sfu.SenderReport) {
 	}
 }
 
-// current opens the writer on the first packet after consent. All sink
-// calls come from one goroutine, so only allowed needs the lock.
+// current opens a writer on the first packet after consent and closes it
+// on the first after a withdrawal. All sink calls come from one
+// goroutine; only allowed is set from others.
 func (g *consentGate) current() sfu.TrackSink {
+	if !g.allowed.Load() {
+		if g.sink != nil {
+			g.sink.Close()
+			g.sink = nil
+		}
+		return nil
+	}
 	if g.sink != nil || g.failed {
 		return g.sink
-	}
-	g.mu.Lock()
-	allowed := g.allowed
-	g.mu.Unlock()
-	if !allowed {
-		return nil
 	}
 	s, err := g.open()
 	if err != nil || s == nil {
@@ -227,7 +232,7 @@ func (c *Calls) Stop(ctx context.Context, r *CallRecording, by store.Actor) {
 	c.mu.Unlock()
 	rec := r.Recording
 	r.mu.Lock()
-	for _, name := range r.agreed {
+	for _, name := range r.named {
 		rec.Participants = append(rec.Participants, name)
 	}
 	r.mu.Unlock()

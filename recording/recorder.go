@@ -297,8 +297,17 @@ func (s *trackSink) openSegment(w, h int, ext int64) {
 	if s.video {
 		kind = "video"
 	}
-	name := fmt.Sprintf("%s_%s_%s_%d.webm", safeName(s.t.PeerID), kind, safeName(s.t.ID), s.segments)
-	path := filepath.Join(s.dir, name)
+	// Numbered on from the files a previous writer of the track left:
+	// one stopped when its publisher withdrew consent and agreed again.
+	var name, path string
+	for {
+		name = fmt.Sprintf("%s_%s_%s_%d.webm", safeName(s.t.PeerID), kind, safeName(s.t.ID), s.segments)
+		path = filepath.Join(s.dir, name)
+		if _, err := os.Lstat(path + MetaSuffix); err != nil {
+			break // free (or unreadable, and the write will say so)
+		}
+		s.segments++
+	}
 	channels := int(s.t.Channels)
 	if channels == 0 {
 		channels = 2

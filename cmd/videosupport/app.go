@@ -51,7 +51,7 @@ type app struct {
 // consentVersion names the consent text the pages show (the
 // consent.* strings of the catalogs): change it when they change, so
 // every answer on record says which words the person agreed to.
-const consentVersion = "2026-11-23"
+const consentVersion = "2026-11-23.2"
 
 // runRetention deletes recordings past maxAge, once an hour.
 func runRetention(ctx context.Context, recs *recording.Calls, maxAge time.Duration, log *slog.Logger) {

@@ -207,7 +207,7 @@ func shootProcessing(t *testing.T, c *recordedCall) {
 
 // TestBrowserRecordingDeclined: the customer says no; they are told
 // plainly that they are not recorded and the call goes on; the agent sees
-// who declined.
+// who declined. The customer then changes their mind and agrees.
 func TestBrowserRecordingDeclined(t *testing.T) {
 	c := enterRecordedCall(t)
 	c.startRecording(t)
@@ -229,6 +229,14 @@ func TestBrowserRecordingDeclined(t *testing.T) {
 	if v := eval[string](t, c.cust, joinView); v != "call" {
 		t.Errorf("the customer is on view %q after declining, want the call", v)
 	}
+	// They can change their mind, with the same question.
+	answer := `document.querySelector('.rec-answer')`
+	waitJS(t, c.cust, slow, "the customer is offered to change their answer",
+		`!`+answer+`.hidden && `+answer+`.textContent === `+jsStr(c.cat["consent.change"]))
+	act(t, c.cust, "Change my answer", chromedp.Click(chromedp.CSS(".rec-answer")))
+	waitJS(t, c.cust, slow, "the question is asked again", consentOpenJS)
+	act(t, c.cust, "I agree", chromedp.Click(chromedp.ID("consent-agree")))
+	waitJS(t, c.agent, slow, "the agent sees that the customer now agrees", customerTileJS+`?.dataset.consent === 'agreed'`)
 }
 
 // TestConsentTextVersion: the consent words the pages show and the

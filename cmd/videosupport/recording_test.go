@@ -391,6 +391,84 @@ func TestRecordingDeclined(t *testing.T) {
 	}
 }
 
+// TestRecordingWithdrawn: a customer who agreed changes their mind; from
+// then on nothing more of theirs is written (their files are finished and
+// stop growing) while the call and the agent's recording go on. Agreeing
+// again starts new files. The record holds each answer in order.
+func TestRecordingWithdrawn(t *testing.T) {
+	testenv.LookTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dataDir := t.TempDir()
+	base, a, _ := startAppIn(t, dataDir)
+	call := startRecordedCall(ctx, t, base, a)
+	call.record(t, true)
+	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
+	answer := func(consent, state string) {
+		t.Helper()
+		_ = call.custWS.Send(signaling.Message{Type: signaling.TypeConsent, Consent: consent, Version: consentVersion})
+		waitMsg(ctx, t, call.agentWS, signaling.TypeConsent, func(m signaling.Message) bool { return m.Participant.Consent == state })
+	}
+	// sizes is what is on disk of the customer's tracks, and of the agent's.
+	sizes := func() (customer, agent map[string]int64) {
+		customer, agent = map[string]int64{}, map[string]int64{}
+		files, _ := filepath.Glob(filepath.Join(dataDir, "spool", "*", "*", "*.webm"))
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				continue
+			}
+			if strings.HasPrefix(filepath.Base(f), call.custID+"_") {
+				customer[filepath.Base(f)] = fi.Size()
+			} else {
+				agent[filepath.Base(f)] = fi.Size()
+			}
+		}
+		return customer, agent
+	}
+	answer("agree", signaling.ConsentAgreed)
+	time.Sleep(2 * time.Second)
+	answer("decline", signaling.ConsentDeclined)
+	time.Sleep(time.Second) // the next packets close the files
+	custAt, agentAt := sizes()
+	if len(custAt) != 2 {
+		t.Fatalf("the customer's files while they agreed: %v, want audio and video", custAt)
+	}
+	time.Sleep(2 * time.Second)
+	custLater, agentLater := sizes()
+	for f, n := range custAt {
+		if custLater[f] != n {
+			t.Errorf("%s grew from %d to %d bytes after the customer withdrew", f, n, custLater[f])
+		}
+	}
+	grew := false
+	for f, n := range agentLater {
+		grew = grew || n > agentAt[f]
+	}
+	if !grew {
+		t.Errorf("the agent's recording stopped too: %v then %v", agentAt, agentLater)
+	}
+	answer("agree", signaling.ConsentAgreed)
+	time.Sleep(2 * time.Second)
+	if again, _ := sizes(); len(again) != 4 {
+		t.Errorf("after agreeing again, the customer's files: %v, want two new ones beside the first two", again)
+	}
+	call.record(t, false)
+	rec := waitRecording(t, call.agent, call.convID, 60*time.Second)
+	if rec.Status != store.RecordingReady || strings.Join(rec.Participants, ",") != "Amira,Wei" {
+		t.Fatalf("recording %+v", rec)
+	}
+	var choices []string
+	for _, e := range timeline(t, call.agent, call.convID) {
+		if e.Type == store.EventConsent && e.Actor.Name == "Wei" {
+			choices = append(choices, eventData(e)["choice"].(string))
+		}
+	}
+	if strings.Join(choices, ",") != "agreed,declined,agreed" {
+		t.Errorf("the customer's answers on record: %v", choices)
+	}
+}
+
 // TestDeletedConversationIsUnreadable: an admin deletes a conversation;
 // its recordings' key is destroyed, so even a backup of the recording
 // files, put back, can never be read.

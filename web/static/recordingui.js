@@ -18,7 +18,7 @@ import { setText, apply, onChange } from './i18n.js';
 // server refuses an answer to another version. Changing what those words
 // say, in any language, means a new version in both places, so that every
 // answer on record says which words the person agreed to.
-export const CONSENT_TEXT_VERSION = '2026-11-23';
+export const CONSENT_TEXT_VERSION = '2026-11-23.2';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -274,7 +274,10 @@ export class RecordingUI {
     if (this.mine === 'declined') key = 'consent.declined';
     setText(u.mine, this.on ? key : null);
     u.mine.dataset.consent = this.mine || 'pending';
-    u.answer.hidden = !this.on || !!this.mine || u.dialog.open;
+    // Answered, the person can still change their mind: withdrawn, nothing
+    // more of theirs is recorded.
+    u.answer.hidden = !this.on || u.dialog.open;
+    setText(u.answer, this.mine ? 'consent.change' : 'consent.answer');
     const staff = this.isStaff();
     u.toggle.hidden = !staff;
     setText(u.toggle.querySelector('.ctl-text'), this.on ? 'recording.stop' : 'recording.start');
