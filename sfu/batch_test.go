@@ -163,3 +163,41 @@ func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	return len(payload), nil
 }
 func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestResendBudget: a receiver that NACKs everything again and again
+// gets a bounded share of the track resent, and no packet more than
+// resendTries times.
+func TestResendBudget(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	start := time.Now().UnixNano()
+	var r resender
+	resendAll := func(now int64) (n int) {
+		for seq := range uint16(200) {
+			if r.due(seq, now) {
+				n++
+			}
+		}
+		return n
+	}
+	r.topUp(0)
+	if n := resendAll(start); n != resendBurst {
+		t.Fatalf("first NACK of 200: %d resent, want the burst of %d", n, resendBurst)
+	}
+	r.topUp(100) // 100 packets forwarded since
+	if n, want := resendAll(start+200*ms), int(100*resendShare); n != want {
+		t.Fatalf("after 100 packets: %d resent, want %d", n, want)
+	}
+
+	var one resender
+	one.topUp(0)
+	tries := 0
+	for i := range int64(10) {
+		one.topUp(uint64(1000 * (i + 1)))
+		if one.due(7, start+i*200*ms) {
+			tries++
+		}
+	}
+	if tries != resendTries {
+		t.Errorf("one packet NACKed 10 times was resent %d times, want %d", tries, resendTries)
+	}
+}

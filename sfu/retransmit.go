@@ -26,6 +26,7 @@ const retransmitCacheSize = 512
 type retransmitCache struct {
 	mu    sync.Mutex
 	slots [retransmitCacheSize]cachedPacket
+	count uint64 // packets put, ever: the budget of resends grows with it
 }
 
 type cachedPacket struct {
@@ -39,6 +40,7 @@ func (c *retransmitCache) put(p *rtp.Packet) {
 	n := p.MarshalSize()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.count++
 	s := &c.slots[p.SequenceNumber%retransmitCacheSize]
 	if cap(s.buf) < n {
 		s.buf = make([]byte, n, max(n, 1500))
@@ -49,6 +51,13 @@ func (c *retransmitCache) put(p *rtp.Packet) {
 		return
 	}
 	s.seq, s.valid = p.SequenceNumber, true
+}
+
+// forwarded returns how many packets were put.
+func (c *retransmitCache) forwarded() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
 }
 
 // get appends packet seq to buf, or reports false when it is no longer
@@ -70,6 +79,20 @@ func (c *retransmitCache) get(seq uint16, buf []byte) ([]byte, bool) {
 // retransmissions would bury what it is missing anyway.
 const resendGap = 100 * time.Millisecond
 
+// The resend budget of one subscriber of one track. A receiver that
+// falls behind (a starved client, a congested link) NACKs everything it
+// missed, again and again; answering all of it multiplies what it has
+// to take in and deepens the hole it is in: in a sweep of calls of 4
+// the server once sent 10 datagrams for every one delivered. So a
+// subscriber gets at most resendShare of the track's packets again, with
+// resendBurst in hand (a lost keyframe is 30-60 packets), and one packet
+// at most resendTries times.
+const (
+	resendShare = 0.2
+	resendBurst = 96
+	resendTries = 3
+)
+
 // resender answers one subscriber's NACKs for one track. It is used by
 // that downTrack's RTCP reader only, so its buffers need no lock, and no
 // lock is held while it writes.
@@ -77,22 +100,49 @@ type resender struct {
 	buf  []byte
 	pkt  rtp.Packet
 	last [retransmitCacheSize]resent // by cache slot
+
+	budget  float64 // resends allowed now
+	counted uint64  // the cache's count when budget was last topped up
+	started bool
 }
 
-// resent is when a packet was last resent.
+// resent is when a packet was last resent, and how often.
 type resent struct {
-	seq uint16
-	at  int64 // unix nanoseconds; 0 never
+	seq   uint16
+	at    int64 // unix nanoseconds; 0 never
+	tries uint8
 }
 
 // due reports whether seq may be resent now, and notes it if so.
 func (r *resender) due(seq uint16, now int64) bool {
 	l := &r.last[seq%retransmitCacheSize]
-	if l.at != 0 && l.seq == seq && now-l.at < int64(resendGap) {
+	if l.at != 0 && l.seq == seq {
+		if now-l.at < int64(resendGap) {
+			return false
+		}
+		if l.tries >= resendTries || r.budget < 1 {
+			return false
+		}
+	} else if r.budget < 1 {
 		return false
+	} else {
+		l.seq, l.tries = seq, 0
 	}
-	l.seq, l.at = seq, now
+	l.at = now
+	l.tries++
+	r.budget--
 	return true
+}
+
+// topUp adds to the budget the share of the packets forwarded since the
+// last top-up.
+func (r *resender) topUp(forwarded uint64) {
+	if !r.started {
+		r.started, r.budget = true, resendBurst
+	} else {
+		r.budget = min(r.budget+float64(forwarded-r.counted)*resendShare, resendBurst)
+	}
+	r.counted = forwarded
 }
 
 // resend writes again every packet of nack still in the cache.
@@ -102,6 +152,11 @@ func (r *resender) resend(d *downTrack, nack *rtcp.TransportLayerNack) {
 		return
 	}
 	now := time.Now().UnixNano()
+	r.topUp(c.forwarded())
+	// The packets of one NACK leave in one batch, as a forwarded
+	// packet's copies do.
+	d.up.batch.begin()
+	defer d.up.batch.end()
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
 			if !r.due(seq, now) {
