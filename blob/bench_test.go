@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -121,6 +122,22 @@ func (k *memKeys) Destroy(_ context.Context, id string) error {
 	defer k.mu.Unlock()
 	delete(k.keys, id)
 	return nil
+}
+
+func (k *memKeys) Replace(_ context.Context, id string, old, next []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !bytes.Equal(k.keys[id], old) {
+		return blob.ErrKeyChanged
+	}
+	k.keys[id] = bytes.Clone(next)
+	return nil
+}
+
+func (k *memKeys) IDs(context.Context) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Collect(maps.Keys(k.keys)), nil
 }
 
 // discardStore takes writes and keeps nothing: the baseline of the write

@@ -22,22 +22,101 @@ import (
 // are seen: a writer elsewhere whose key is destroyed under it fails at
 // Commit with ErrKeyDestroyed rather than leaving an unreadable object.
 type Encrypted struct {
-	inner  Store
-	keys   KeyStore
-	master cipher.AEAD
+	inner    Store
+	keys     KeyStore
+	master   cipher.AEAD
+	previous []cipher.AEAD // master keys being retired, see Rewrap
 
 	mu      sync.Mutex
 	writers map[string]int // open writers by conversation, see DestroyKeyIfEmpty
 }
 
 // NewEncrypted seals objects into inner, keeping wrapped keys in keys.
-// masterKey must be MasterKeySize bytes; it is copied.
-func NewEncrypted(inner Store, keys KeyStore, masterKey []byte) (*Encrypted, error) {
+// masterKey must be MasterKeySize bytes; it is copied. previous are
+// master keys being retired: keys still wrapped with one of them are read,
+// and wrapped anew with masterKey as they are read or by Rewrap.
+func NewEncrypted(inner Store, keys KeyStore, masterKey []byte, previous ...[]byte) (*Encrypted, error) {
 	m, err := newMasterAEAD(masterKey)
 	if err != nil {
 		return nil, err
 	}
-	return &Encrypted{inner: inner, keys: keys, master: m, writers: map[string]int{}}, nil
+	e := &Encrypted{inner: inner, keys: keys, master: m, writers: map[string]int{}}
+	for i, k := range previous {
+		p, err := newMasterAEAD(k)
+		if err != nil {
+			return nil, fmt.Errorf("previous master key %d: %w", i+1, err)
+		}
+		e.previous = append(e.previous, p)
+	}
+	return e, nil
+}
+
+// RewrapStats counts what Rewrap found.
+type RewrapStats struct {
+	Current   int // already wrapped with the master key
+	Rewrapped int // moved from a previous master key to it
+	// Unreadable keys open under none of the master keys given: wrapped
+	// with a master key that was not passed, or damaged. Their
+	// conversations' recordings cannot be read until it is.
+	Unreadable []string
+}
+
+// Rewrap wraps every conversation key still under a previous master key
+// with the master key. Once it reports nothing unreadable, the previous
+// keys are no longer needed. Safe to run while the store is in use, and on
+// several servers at once: a key replaced or destroyed meanwhile is left
+// as it is.
+func (e *Encrypted) Rewrap(ctx context.Context) (RewrapStats, error) {
+	var st RewrapStats
+	ids, err := e.keys.IDs(ctx)
+	if err != nil {
+		return st, fmt.Errorf("blob: list keys: %w", err)
+	}
+	for _, id := range ids {
+		wrapped, err := e.keys.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // destroyed meanwhile
+		}
+		if err != nil {
+			return st, fmt.Errorf("blob: key of conversation %s: %w", id, err)
+		}
+		if _, err := unwrapKey(e.master, id, wrapped); err == nil {
+			st.Current++
+			continue
+		}
+		switch _, moved, err := e.unwrapPrevious(ctx, id, wrapped); {
+		case err != nil:
+			st.Unreadable = append(st.Unreadable, id)
+		case moved:
+			st.Rewrapped++
+		}
+	}
+	return st, ctx.Err()
+}
+
+// unwrapPrevious opens a key wrapped with a previous master key and
+// stores it wrapped with the current one; moved says whether this call
+// did (another may have first).
+func (e *Encrypted) unwrapPrevious(ctx context.Context, conv string, wrapped []byte) (dataKey, bool, error) {
+	for _, p := range e.previous {
+		dk, err := unwrapKey(p, conv, wrapped)
+		if err != nil {
+			continue
+		}
+		next, err := wrapKey(e.master, conv, dk)
+		if err != nil {
+			return dk, false, err
+		}
+		switch err := e.keys.Replace(ctx, conv, wrapped, next); {
+		case err == nil:
+			return dk, true, nil
+		case errors.Is(err, ErrKeyChanged):
+			return dk, false, nil
+		default:
+			return dk, false, fmt.Errorf("blob: rewrap key of conversation %s: %w", conv, err)
+		}
+	}
+	return dataKey{}, false, fmt.Errorf("conversation %s: %w", conv, ErrKeyUnwrap)
 }
 
 // Create starts a sealed object, making the conversation's key if it has
@@ -96,7 +175,17 @@ func (e *Encrypted) dataKey(ctx context.Context, conv string, create bool) (data
 	for range 3 {
 		wrapped, err := e.keys.Get(ctx, conv)
 		if err == nil {
-			return unwrapKey(e.master, conv, wrapped)
+			dk, err := unwrapKey(e.master, conv, wrapped)
+			if err != nil && len(e.previous) > 0 {
+				// Moved to the master key on the way; a failed move
+				// is Rewrap's to retry, the key is good either way.
+				dk, _, err = e.unwrapPrevious(ctx, conv, wrapped)
+				if errors.Is(err, ErrKeyUnwrap) {
+					return dataKey{}, err
+				}
+				return dk, nil
+			}
+			return dk, err
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return dataKey{}, fmt.Errorf("blob: key of conversation %s: %w", conv, err)

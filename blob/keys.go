@@ -22,6 +22,9 @@ var (
 	// master key is not the one it was wrapped with, or the stored key was
 	// damaged.
 	ErrKeyUnwrap = errors.New("blob: cannot unwrap the conversation's key (wrong master key or damaged key)")
+	// ErrKeyChanged: KeyStore.Replace found another key stored for the
+	// conversation than the one to replace, or none.
+	ErrKeyChanged = errors.New("blob: the conversation's stored key changed meanwhile")
 )
 
 // KeyStore keeps one wrapped data key per conversation. The bytes are
@@ -40,6 +43,13 @@ type KeyStore interface {
 	// Destroy erases the key of conversation id beyond recovery, as far as
 	// the medium allows. Destroying a key that is not there is not an error.
 	Destroy(ctx context.Context, id string) error
+	// Replace stores next as the wrapped key of conversation id if the
+	// stored one is still old, and erases old as Destroy would; otherwise
+	// it returns ErrKeyChanged and changes nothing, so a key destroyed
+	// meanwhile stays destroyed. It is how keys move to a new master key.
+	Replace(ctx context.Context, id string, old, next []byte) error
+	// IDs lists the conversations that have a key, in no set order.
+	IDs(ctx context.Context) ([]string, error)
 }
 
 // MasterKeySize is the length of the master key in bytes (AES-256).

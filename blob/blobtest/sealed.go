@@ -32,6 +32,7 @@ func RunSealed(t *testing.T, b SealedBackend) {
 		{"StoredBytesAreSealed", testStoredBytesAreSealed},
 		{"DestroyedKey", testDestroyedKey},
 		{"WrongMasterKey", testWrongMasterKey},
+		{"MasterKeyRotation", testMasterKeyRotation},
 		{"KeyBoundToConversation", testKeyBoundToConversation},
 		{"KeysOutsideConversations", testKeysOutsideConversations},
 		{"CommitAfterKeyDestroyed", testCommitAfterKeyDestroyed},
@@ -160,6 +161,55 @@ func testWrongMasterKey(t *testing.T, s *sealed) {
 		if _, err := blob.NewEncrypted(s.inner, s.keys, make([]byte, n)); err == nil {
 			t.Errorf("a %d-byte master key was accepted", n)
 		}
+	}
+}
+
+// testMasterKeyRotation: with a new master key and the old one given as
+// previous, recordings stay readable; Rewrap moves every key to the new
+// one, after which the old master key opens nothing and is not needed.
+func testMasterKeyRotation(t *testing.T, s *sealed) {
+	ctx := context.Background()
+	plain := WebM(3000)
+	for _, c := range []string{"c1", "c2", "c3"} {
+		Put(t, s, "conversations/"+c+"/x", plain)
+	}
+	newMaster := Data(8, blob.MasterKeySize)
+	rotating, err := blob.NewEncrypted(s.inner, s.keys, newMaster, Data(99, blob.MasterKeySize), Master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read through the new store: c1's key moves on the way.
+	sameBytes(t, "read during the rotation", Get(t, rotating, "conversations/c1/x"), plain)
+	if err := s.keys.Destroy(ctx, "c3"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := rotating.Rewrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current != 1 || st.Rewrapped != 1 || len(st.Unreadable) != 0 {
+		t.Errorf("Rewrap: %+v, want c1 current, c2 rewrapped, nothing unreadable", st)
+	}
+	if st, _ := rotating.Rewrap(ctx); st.Current != 2 || st.Rewrapped != 0 {
+		t.Errorf("a second Rewrap: %+v, want both current", st)
+	}
+	after, err := blob.NewEncrypted(s.inner, s.keys, newMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"c1", "c2"} {
+		sameBytes(t, "read with the new master key alone", Get(t, after, "conversations/"+c+"/x"), plain)
+		if _, err := s.Open(ctx, "conversations/"+c+"/x"); !errors.Is(err, blob.ErrKeyUnwrap) {
+			t.Errorf("the old master key still opens %s: %v", c, err)
+		}
+	}
+	if _, err := after.Open(ctx, "conversations/c3/x"); !errors.Is(err, blob.ErrKeyDestroyed) {
+		t.Errorf("a key destroyed during the rotation: %v, want ErrKeyDestroyed", err)
+	}
+	// A key under a master key nobody gave is reported, not lost.
+	Put(t, s, "conversations/c4/x", plain)
+	if st, _ := after.Rewrap(ctx); len(st.Unreadable) != 1 || st.Unreadable[0] != "c4" {
+		t.Errorf("Rewrap without the key c4 was wrapped with: %+v, want c4 unreadable", st)
 	}
 }
 

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"videosupport/blob"
@@ -22,6 +24,10 @@ import (
 // master key either way.
 type KeyStore struct {
 	root *os.Root
+	// mu orders Replace and Destroy, so a key destroyed while it is
+	// being replaced is not brought back. One process uses a key
+	// directory.
+	mu sync.Mutex
 }
 
 var _ blob.KeyStore = (*KeyStore)(nil)
@@ -88,24 +94,11 @@ func (k *KeyStore) Put(ctx context.Context, id string, wrapped []byte) error {
 	if err != nil {
 		return err
 	}
-	var rnd [12]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := tmpPrefix + hex.EncodeToString(rnd[:])
-	f, err := k.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	tmp, err := k.writeTemp(wrapped)
 	if err != nil {
 		return fmt.Errorf("disk: put key %s: %w", id, err)
 	}
 	defer k.root.Remove(tmp)
-	_, err = f.Write(wrapped)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("disk: put key %s: %w", id, err)
-	}
 	if err := k.root.Link(tmp, name); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("disk: put key %s: %w", id, blob.ErrKeyExists)
@@ -114,6 +107,85 @@ func (k *KeyStore) Put(ctx context.Context, id string, wrapped []byte) error {
 	}
 	syncDir(k.root, ".")
 	return nil
+}
+
+// writeTemp writes b to a new temporary file, synced, and names it.
+func (k *KeyStore) writeTemp(b []byte) (string, error) {
+	tmp := tempName(tmpPrefix)
+	f, err := k.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = k.root.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+func tempName(prefix string) string {
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	return prefix + hex.EncodeToString(rnd[:])
+}
+
+// Replace swaps the key file for one holding next, atomically (a rename
+// over it), after keeping a second link to the old file that is then
+// shredded: the old bytes are overwritten as Destroy would.
+func (k *KeyStore) Replace(ctx context.Context, id string, old, next []byte) error {
+	name, err := keyFile(id)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	have, err := k.root.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !bytes.Equal(have, old) {
+		return fmt.Errorf("disk: replace key %s: %w", id, blob.ErrKeyChanged)
+	}
+	if err != nil {
+		return fmt.Errorf("disk: replace key %s: %w", id, err)
+	}
+	tmp, err := k.writeTemp(next)
+	if err != nil {
+		return fmt.Errorf("disk: replace key %s: %w", id, err)
+	}
+	defer k.root.Remove(tmp)
+	doomed := tempName(destroyPrefix)
+	if err := k.root.Link(name, doomed); err != nil {
+		return fmt.Errorf("disk: replace key %s: %w", id, err)
+	}
+	if err := k.root.Rename(tmp, name); err != nil {
+		_ = k.root.Remove(doomed)
+		return fmt.Errorf("disk: replace key %s: %w", id, err)
+	}
+	syncDir(k.root, ".")
+	if err := k.shred(doomed); err != nil {
+		return fmt.Errorf("disk: replace key %s: erase the old one: %w", id, err)
+	}
+	return nil
+}
+
+// IDs lists the conversations with a key file.
+func (k *KeyStore) IDs(ctx context.Context) ([]string, error) {
+	entries, err := fs.ReadDir(k.root.FS(), ".")
+	if err != nil {
+		return nil, fmt.Errorf("disk: keys: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if id, ok := strings.CutSuffix(e.Name(), ".key"); ok && blob.ValidConversationID(id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // Get reads the key.
@@ -140,9 +212,9 @@ func (k *KeyStore) Destroy(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	var rnd [12]byte
-	_, _ = rand.Read(rnd[:])
-	doomed := destroyPrefix + hex.EncodeToString(rnd[:])
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	doomed := tempName(destroyPrefix)
 	if err := k.root.Rename(name, doomed); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {

@@ -46,6 +46,7 @@ type config struct {
 	WaitLimit     time.Duration
 
 	RecordingKey       string
+	PreviousKeys       string
 	RetentionDays      int
 	CustomerRecordings bool
 
@@ -77,6 +78,7 @@ func (c *config) vars() []settingVar {
 		{&c.CallbackAfter, "callback-after", "VS_CALLBACK_AFTER", 3 * time.Minute, "wait in the video queue before a callback is offered"},
 		{&c.WaitLimit, "wait-limit", "VS_WAIT_LIMIT", 5 * time.Minute, "wait in a waiting room before the page offers to leave a message"},
 		{&c.RecordingKey, "recording-key", "VS_RECORDING_KEY", "", "base64 master key (32 bytes) that wraps each conversation's recording key; empty: made once and kept in the data directory (keep it elsewhere in production)"},
+		{&c.PreviousKeys, "recording-key-previous", "VS_RECORDING_KEY_PREVIOUS", "", "base64 master keys, comma-separated, being retired: at start every recording key still wrapped with one is wrapped with -recording-key instead (the log says when they are no longer needed)"},
 		{&c.RetentionDays, "retention-days", "VS_RETENTION_DAYS", 0, "delete recordings this many days after the call and destroy their keys (0: keep them)"},
 		{&c.CustomerRecordings, "customer-recordings", "VS_CUSTOMER_RECORDINGS", false, "let customers play their own conversation's recordings"},
 	}
@@ -193,6 +195,9 @@ func (c *config) validate() error {
 		}
 	}
 	if _, err := c.logLevel(); err != nil {
+		return err
+	}
+	if _, err := c.previousKeys(); err != nil {
 		return err
 	}
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {

@@ -35,6 +35,7 @@ func TestParseConfig(t *testing.T) {
 		{"-udp-port", "70000"},
 		{"-udp-port-min", "6000", "-udp-port-max", "5000"},
 		{"-log-level", "loud"},
+		{"-recording-key-previous", "c2hvcnQ="},
 		{"-no-such-flag"},
 	} {
 		if _, err := parseConfig(bad, func(string) string { return "" }, io.Discard); err == nil {

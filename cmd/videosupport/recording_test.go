@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -524,4 +526,56 @@ func TestDeletedConversationIsUnreadable(t *testing.T) {
 	if !errors.Is(err, blob.ErrKeyDestroyed) {
 		t.Fatalf("reading a restored backup: %v, want ErrKeyDestroyed", err)
 	}
+}
+
+// TestRecordingKeyRotation: a server that made its own master key is
+// given one with -recording-key; its recordings still play, every key is
+// wrapped anew at start, and after that the old key file can go.
+func TestRecordingKeyRotation(t *testing.T) {
+	testenv.LookTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	base, a, stop := startAppIn(t, dir)
+	call := startRecordedCall(ctx, t, base, a)
+	call.record(t, true)
+	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
+	time.Sleep(2 * time.Second)
+	call.record(t, false)
+	rec := waitRecording(t, call.agent, call.convID, 60*time.Second)
+	if rec.Status != store.RecordingReady {
+		t.Fatalf("recording %+v", rec)
+	}
+	keyBefore, err := os.ReadFile(filepath.Join(dir, "keys", call.convID+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	// plays downloads the recording as the agent and checks it is the
+	// file that was made.
+	plays := func(base, when string) {
+		t.Helper()
+		agent, _ := login(t, base, "amira@example.com")
+		var grant struct{ URL string }
+		if code := agent.do("POST", "/api/v1/recordings/"+rec.ID+"/download", nil, &grant); code != 200 {
+			t.Fatalf("%s: download: %d", when, code)
+		}
+		code, _, file := agent.fetch(grant.URL, nil)
+		if sum := sha256.Sum256(file); code != 200 || hex.EncodeToString(sum[:]) != rec.SHA256 {
+			t.Fatalf("%s: download %d, %d bytes, sha256 %x, want %s", when, code, len(file), sum, rec.SHA256)
+		}
+	}
+	master := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	base, _, stop = startAppIn(t, dir, "-recording-key", master)
+	plays(base, "with the new master key and the made one in the data directory")
+	stop()
+	if keyAfter, _ := os.ReadFile(filepath.Join(dir, "keys", call.convID+".key")); bytes.Equal(keyAfter, keyBefore) {
+		t.Fatal("the conversation's key was not wrapped anew at start")
+	}
+	if err := os.Remove(filepath.Join(dir, "recording.key")); err != nil {
+		t.Fatal(err)
+	}
+	base, _, _ = startAppIn(t, dir, "-recording-key", master)
+	plays(base, "with the new master key alone")
 }

@@ -63,11 +63,77 @@ func (c *config) openRecordings(ctx context.Context, db *sqlstore.Store, log *sl
 	if err != nil {
 		return nil, nil, errors.Join(err, closeObjects())
 	}
-	enc, err := blob.NewEncrypted(objects, keys, master)
+	previous, err := c.previousKeys()
+	if err == nil {
+		previous, err = c.withKeyFile(master, previous)
+	}
+	var enc *blob.Encrypted
+	if err == nil {
+		enc, err = blob.NewEncrypted(objects, keys, master, previous...)
+	}
+	if err == nil && len(previous) > 0 {
+		err = rewrapKeys(ctx, enc, log)
+	}
 	if err != nil {
 		return nil, nil, errors.Join(err, closeObjects(), closeKeys())
 	}
 	return enc, func() error { return errors.Join(closeObjects(), closeKeys()) }, nil
+}
+
+// rewrapKeys moves every recording key to the master key, and says
+// whether the previous ones are still needed.
+func rewrapKeys(ctx context.Context, enc *blob.Encrypted, log *slog.Logger) error {
+	st, err := enc.Rewrap(ctx)
+	if err != nil {
+		return fmt.Errorf("wrap recording keys with -recording-key: %w", err)
+	}
+	if len(st.Unreadable) > 0 {
+		// Their recordings cannot be played, but calls and chat can go
+		// on: the start goes on and a person finds the key.
+		log.Error("recording keys wrapped with a master key that was not given: their recordings cannot be played",
+			"count", len(st.Unreadable), "conversations", strings.Join(st.Unreadable[:min(len(st.Unreadable), 20)], ","))
+		return nil
+	}
+	log.Info("every recording key is wrapped with -recording-key; the previous master keys are no longer needed",
+		"rewrapped", st.Rewrapped, "already", st.Current)
+	return nil
+}
+
+// previousKeys reads -recording-key-previous.
+func (c *config) previousKeys() ([][]byte, error) {
+	var keys [][]byte
+	for i, s := range strings.Split(c.PreviousKeys, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(k) != blob.MasterKeySize {
+			return nil, fmt.Errorf("-recording-key-previous: key %d must be base64 of %d bytes", i+1, blob.MasterKeySize)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// withKeyFile adds the master key a server made in the data directory to
+// the previous keys when -recording-key names another: moving from the
+// made key to a configured one keeps the recordings readable.
+func (c *config) withKeyFile(master []byte, previous [][]byte) ([][]byte, error) {
+	if c.RecordingKey == "" {
+		return previous, nil
+	}
+	path := filepath.Join(c.DataDir, "recording.key")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return previous, nil
+	}
+	made, err := keyFile(path, blob.MasterKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("recording key in the data directory: %w", err)
+	}
+	if bytes.Equal(made, master) {
+		return previous, nil
+	}
+	return append(previous, made), nil
 }
 
 func (c *config) openObjects(ctx context.Context, log *slog.Logger) (blob.Store, func() error, error) {

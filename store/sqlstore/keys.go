@@ -84,3 +84,42 @@ func (k *KeyStore) Destroy(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Replace updates the key's row if it still holds old: one statement, so
+// racing servers and a Destroy meanwhile are settled by the database.
+func (k *KeyStore) Replace(ctx context.Context, id string, old, next []byte) error {
+	if err := blob.ValidConversationID(id); err != nil {
+		return err
+	}
+	res, err := k.s.db.ExecContext(ctx, k.s.q(`UPDATE blob_keys SET wrapped = ? WHERE conversation_id = ? AND wrapped = ?`),
+		hex.EncodeToString(next), id, hex.EncodeToString(old))
+	if err != nil {
+		return fmt.Errorf("replace key of conversation %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("replace key of conversation %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("replace key of conversation %s: %w", id, blob.ErrKeyChanged)
+	}
+	return nil
+}
+
+// IDs lists the conversations with a key.
+func (k *KeyStore) IDs(ctx context.Context) ([]string, error) {
+	rows, err := k.s.db.QueryContext(ctx, `SELECT conversation_id FROM blob_keys`)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
