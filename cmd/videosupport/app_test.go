@@ -24,17 +24,18 @@ func startApp(t *testing.T) (string, *app) {
 	return base, a
 }
 
-// startAppIn is startApp on a given data directory; stop shuts the server
-// down early (a restart is stop, then startAppIn on the same directory).
-func startAppIn(t *testing.T, dataDir string) (base string, a *app, stop func()) {
+// startAppIn is startApp on a given data directory, with more
+// command-line flags if given; stop shuts the server down early (a
+// restart is stop, then startAppIn on the same directory).
+func startAppIn(t *testing.T, dataDir string, args ...string) (base string, a *app, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base = "http://" + ln.Addr().String()
-	cfg, err := parseConfig([]string{"-listen", ln.Addr().String(), "-public-url", base, "-data-dir", dataDir},
-		func(string) string { return "" }, io.Discard)
+	args = append([]string{"-listen", ln.Addr().String(), "-public-url", base, "-data-dir", dataDir}, args...)
+	cfg, err := parseConfig(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -406,42 +401,12 @@ func TestBrowserEscalation(t *testing.T) {
 	shoot(t, customer, lang+"-ended")
 }
 
-// startAppArgs is startApp with more command-line flags.
-func startAppArgs(t *testing.T, args ...string) (string, *app) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	all := append([]string{"-listen", ln.Addr().String(), "-public-url", base, "-data-dir", t.TempDir()}, args...)
-	cfg, err := parseConfig(all, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.handler}}
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return base, a
-}
-
 // TestBrowserJoinLinkPages: every way a join link can fail shows a page
 // saying what happened and what to do, never a code, and no media
 // connection is ever made. A customer who waits too long can leave a
 // message; one who is declined is told so.
 func TestBrowserJoinLinkPages(t *testing.T) {
-	base, a := startAppArgs(t, "-wait-limit", "2s")
+	base, a, _ := startAppIn(t, t.TempDir(), "-wait-limit", "2s")
 	addStaff(t, a, "amira@example.com", "Amira", "agent")
 	lang := shotsLang()
 	cat := readCatalog(t, lang)

@@ -4,11 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,41 +15,6 @@ import (
 
 // These tests run the video queue as customers and an agent meet it: each
 // customer in a browser of their own on /chat, the agent on /console.
-
-// startAppWith is startApp on dataDir with extra command-line flags, e.g.
-// a short -callback-after.
-func startAppWith(t *testing.T, dataDir string, extraArgs ...string) (string, *app) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	args := append([]string{"-listen", ln.Addr().String(), "-public-url", base, "-data-dir", dataDir}, extraArgs...)
-	cfg, err := parseConfig(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
-	}
-	a, err := newApp(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.handler}}
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return base, a
-}
 
 // queueCustomer opens /chat in a browser of its own and starts a
 // conversation as name (with contact, if given).
@@ -160,7 +120,7 @@ func TestBrowserVideoQueue(t *testing.T) {
 // they choose "Call me back" with another number, read a confirmation,
 // and the record holds the offer, then the request with that number.
 func TestBrowserVideoCallback(t *testing.T) {
-	base, a := startAppWith(t, t.TempDir(), "-callback-after", "1s")
+	base, a, _ := startAppIn(t, t.TempDir(), "-callback-after", "1s")
 	addStaff(t, a, "amira@example.com", "Amira", "agent")
 	en := readCatalog(t, "en")
 

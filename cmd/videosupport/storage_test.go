@@ -177,7 +177,7 @@ func TestRecordingOnS3AndPostgres(t *testing.T) {
 	defer cancel()
 	shared := []string{"-db", dsn, "-blob", s3URL(bucket), "-recording-key", randomKey(t), "-secret-key", randomKey(t)}
 	dir1 := t.TempDir()
-	base1, a1 := startAppWith(t, dir1, shared...)
+	base1, a1, _ := startAppIn(t, dir1, shared...)
 	call := startRecordedCall(ctx, t, base1, a1)
 	call.record(t, true)
 	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
@@ -252,7 +252,7 @@ func TestRecordingOnS3AndPostgres(t *testing.T) {
 
 	// The second server, with an empty data directory of its own, plays
 	// it too: same record, same bucket, same keys.
-	base2, a2 := startAppWith(t, t.TempDir(), shared...)
+	base2, a2, _ := startAppIn(t, t.TempDir(), shared...)
 	agent2, _ := login(t, base2, "amira@example.com")
 	if again := downloadRecording(t, agent2, rec.ID); !bytes.Equal(again, file) {
 		t.Fatalf("the second server served %d bytes, not the recording", len(again))
