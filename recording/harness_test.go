@@ -47,6 +47,20 @@ func newTestCall(t *testing.T) *testCall {
 	return c
 }
 
+// newRecordedCall is a test call whose room a Recorder records into a
+// new folder, dir.
+func newRecordedCall(t *testing.T) (dir string, c *testCall) {
+	t.Helper()
+	dir = t.TempDir()
+	rec, err := New(Config{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = newTestCall(t)
+	c.room.SetRecorder(rec)
+	return dir, c
+}
+
 func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -58,22 +58,13 @@ func TestMergeAligned(t *testing.T) {
 	// The flash is video frame 30 (2 s into the video), the beep 2.5 s
 	// into the audio: the same instant once the video starts 0.5 s late.
 	const videoDelay = 500 * time.Millisecond
-	vfile := filepath.Join(t.TempDir(), "v.ivf")
-	if b, err := exec.Command(ffmpegBin, "-v", "error", "-f", "lavfi", "-i", "color=black:s=160x120:r=15:d=4",
-		"-vf", "drawbox=color=white:t=fill:enable='between(n,30,32)'", "-c:v", "libvpx", "-g", "15",
-		"-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", vfile).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	frames := encodeVP8(t, ffmpegBin, "color=black:s=160x120:r=15:d=4", "-vf", "drawbox=color=white:t=fill:enable='between(n,30,32)'", "-g", "15")
+	if len(frames) < 40 {
+		t.Fatalf("%d frames", len(frames))
 	}
-	frames := readIVF(t, vfile)
 	pkts := encodeOpus(t, ffmpegBin, "sine=f=1000:sample_rate=48000:d=4.5", "volume=volume=0:enable='not(between(t,2.5,2.7))'")
 
-	dir := t.TempDir()
-	rec, err := New(Config{Dir: dir, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := newTestCall(t)
-	call.room.SetRecorder(rec)
+	dir, call := newRecordedCall(t)
 	p := call.join("erin", 0).publish(t)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -106,7 +97,7 @@ func TestMergeAligned(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "call.webm")
 	var progress []MergeProgress
-	err = Merge(context.Background(), out, files, MergeConfig{FFmpeg: ffmpegBin, Progress: func(p MergeProgress) { progress = append(progress, p) }})
+	err := Merge(context.Background(), out, files, MergeConfig{FFmpeg: ffmpegBin, Progress: func(p MergeProgress) { progress = append(progress, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +113,6 @@ func TestMergeAligned(t *testing.T) {
 	if math.Abs(flash-beep) > 0.1 {
 		t.Errorf("flash at %.3f s and beep at %.3f s: %.0f ms apart", flash, beep, math.Abs(flash-beep)*1000)
 	}
-}
-
-func readIVF(t *testing.T, path string) [][]byte {
-	t.Helper()
-	frames := readIVFFrames(t, path)
-	if len(frames) < 40 {
-		t.Fatalf("%d frames", len(frames))
-	}
-	return frames
 }
 
 // firstFlash returns the time of the first bright picture.
@@ -178,20 +160,9 @@ func TestMergeSegmentsShareATile(t *testing.T) {
 	// 2 s of a dark 160x120 picture, then 2 s of a bright 320x240 one.
 	var frames [][]byte
 	for _, src := range []string{"color=black:s=160x120:r=15:d=2", "color=white:s=320x240:r=15:d=2"} {
-		f := filepath.Join(t.TempDir(), "v.ivf")
-		if b, err := exec.Command(ffmpegBin, "-v", "error", "-f", "lavfi", "-i", src, "-c:v", "libvpx", "-g", "15",
-			"-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", f).CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg: %v\n%s", err, b)
-		}
-		frames = append(frames, readIVFFrames(t, f)...)
+		frames = append(frames, encodeVP8(t, ffmpegBin, src, "-g", "15")...)
 	}
-	dir := t.TempDir()
-	rec, err := New(Config{Dir: dir, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := newTestCall(t)
-	call.room.SetRecorder(rec)
+	dir, call := newRecordedCall(t)
 	p := call.join("farid", 0).publish(t)
 	start := time.Now()
 	for n, f := range frames {

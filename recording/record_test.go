@@ -140,13 +140,7 @@ func TestRecordTwoClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	rec, err := New(Config{Dir: dir, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := newTestCall(t)
-	call.room.SetRecorder(rec)
+	dir, call := newRecordedCall(t)
 	pubs := []*publishing{call.join("alice", 0).publish(t), call.join("bob", 0).publish(t)}
 
 	const length = 5 * time.Second // more than one loop of the 4 s test video
@@ -224,13 +218,7 @@ func TestRecordLossy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	rec, err := New(Config{Dir: dir, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := newTestCall(t)
-	call.room.SetRecorder(rec)
+	dir, call := newRecordedCall(t)
 	cl := call.join("carol", 0.05)
 	p := cl.publish(t)
 	played, err := p.play(6*time.Second, frames, pkts)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,13 +181,14 @@ func TestLossWaitsForKeyframe(t *testing.T) {
 	}
 }
 
-// encodeVP8 makes VP8 frames of another size with ffmpeg.
-func encodeVP8(t *testing.T, ffmpegBin string, size string, n int) [][]byte {
+// encodeVP8 makes VP8 frames with ffmpeg from a lavfi source; args go
+// before the output (a filter, the keyframe interval, a frame count).
+func encodeVP8(t *testing.T, ffmpegBin, src string, args ...string) [][]byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "v.ivf")
-	cmd := exec.Command(ffmpegBin, "-v", "error", "-f", "lavfi", "-i", "testsrc=size="+size+":rate=15",
-		"-frames:v", strconv.Itoa(n), "-c:v", "libvpx", "-g", "1000", "-deadline", "realtime", "-cpu-used", "8", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
+	all := append([]string{"-v", "error", "-f", "lavfi", "-i", src}, args...)
+	all = append(all, "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", out)
+	if b, err := exec.Command(ffmpegBin, all...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, b)
 	}
 	return readIVFFrames(t, out)
@@ -224,7 +224,7 @@ func TestResolutionChangeStartsSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small := encodeVP8(t, ffmpegBin, "160x120", 30)
+	small := encodeVP8(t, ffmpegBin, "testsrc=size=160x120:rate=15", "-frames:v", "30", "-g", "1000")
 	dir := t.TempDir()
 	clock := &fakeClock{t: time.Unix(1000, 0)}
 	s := testSink(t, dir, true, clock, nil)

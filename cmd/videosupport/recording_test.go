@@ -34,6 +34,22 @@ type inCall struct {
 	agent, customer      *apiClient // the agent's session; the customer's chat token
 	agentWS, custWS      *client.Client
 	custID               string // the customer's participant id
+	app                  *app   // the server, when it runs in the test
+	stop                 func() // shuts it down early
+}
+
+// recordingCall starts a server on a new data directory (with args) and
+// brings the agent and the customer into a call, both publishing.
+func recordingCall(t *testing.T, args ...string) (call *inCall, ctx context.Context, dir string) {
+	t.Helper()
+	testenv.LookTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	dir = t.TempDir()
+	base, a, stop := startAppIn(t, dir, args...)
+	call = startRecordedCall(ctx, t, base, a)
+	call.app, call.stop = a, stop
+	return call, ctx, dir
 }
 
 // startRecordedCall escalates a conversation and brings both people into
@@ -176,12 +192,7 @@ func ffprobe(t *testing.T, path string) probe {
 // ffprobe reads with one video and one audio stream, and stays out of the
 // customer's reach.
 func TestRecordingWithConsent(t *testing.T) {
-	testenv.LookTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-	base, a, _ := startAppIn(t, dir)
-	call := startRecordedCall(ctx, t, base, a)
+	call, ctx, dir := recordingCall(t)
 
 	call.record(t, true)
 	m := waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
@@ -263,8 +274,8 @@ func TestRecordingWithConsent(t *testing.T) {
 	}
 	// A colleague who never worked this conversation, and anonymous
 	// requests, are refused, grant or not.
-	addStaff(t, a, "bo@example.com", "Bo", store.RoleAgent)
-	bo, _ := login(t, base, "bo@example.com")
+	addStaff(t, call.app, "bo@example.com", "Bo", store.RoleAgent)
+	bo, _ := login(t, call.base, "bo@example.com")
 	if code, _, _ := bo.fetch(grant.URL, nil); code != 404 {
 		t.Errorf("another staff member using the agent's grant: %d", code)
 	}
@@ -274,7 +285,7 @@ func TestRecordingWithConsent(t *testing.T) {
 	if code := bo.do("POST", "/api/v1/recordings/"+rec.ID+"/play", nil, nil); code != 404 {
 		t.Errorf("another staff member playing: %d", code)
 	}
-	anon := newAPIClient(t, base)
+	anon := newAPIClient(t, call.base)
 	if code, _, _ := anon.fetch(grant.URL, nil); code != 401 {
 		t.Errorf("anonymous media request: %d", code)
 	}
@@ -350,12 +361,7 @@ func TestRecordingWithConsent(t *testing.T) {
 // TestRecordingDeclined: a customer who declines is not recorded; the
 // call goes on and the recording holds only the agent.
 func TestRecordingDeclined(t *testing.T) {
-	testenv.LookTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dataDir := t.TempDir()
-	base, a, _ := startAppIn(t, dataDir)
-	call := startRecordedCall(ctx, t, base, a)
+	call, ctx, dataDir := recordingCall(t)
 	call.record(t, true)
 	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
 	_ = call.custWS.Send(signaling.Message{Type: signaling.TypeConsent, Consent: "decline", Version: consentVersion})
@@ -398,12 +404,7 @@ func TestRecordingDeclined(t *testing.T) {
 // stop growing) while the call and the agent's recording go on. Agreeing
 // again starts new files. The record holds each answer in order.
 func TestRecordingWithdrawn(t *testing.T) {
-	testenv.LookTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dataDir := t.TempDir()
-	base, a, _ := startAppIn(t, dataDir)
-	call := startRecordedCall(ctx, t, base, a)
+	call, ctx, dataDir := recordingCall(t)
 	call.record(t, true)
 	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
 	answer := func(consent, state string) {
@@ -475,12 +476,7 @@ func TestRecordingWithdrawn(t *testing.T) {
 // its recordings' key is destroyed, so even a backup of the recording
 // files, put back, can never be read.
 func TestDeletedConversationIsUnreadable(t *testing.T) {
-	testenv.LookTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-	base, a, _ := startAppIn(t, dir)
-	call := startRecordedCall(ctx, t, base, a)
+	call, ctx, dir := recordingCall(t)
 	call.record(t, true)
 	time.Sleep(2 * time.Second)
 	call.record(t, false)
@@ -494,8 +490,8 @@ func TestDeletedConversationIsUnreadable(t *testing.T) {
 		t.Fatalf("backup: %v %s", err, out)
 	}
 
-	addStaff(t, a, "admin@example.com", "Admin", store.RoleAdmin)
-	admin, _ := login(t, base, "admin@example.com")
+	addStaff(t, call.app, "admin@example.com", "Admin", store.RoleAdmin)
+	admin, _ := login(t, call.base, "admin@example.com")
 	if code := call.agent.do("DELETE", "/api/v1/conversations/"+call.convID, nil, nil); code != 403 {
 		t.Fatalf("an agent deleting: %d, want 403", code)
 	}
@@ -517,7 +513,7 @@ func TestDeletedConversationIsUnreadable(t *testing.T) {
 		t.Fatalf("restore: %v %s", err, out)
 	}
 	rec.BlobKey = blob.ConversationPrefix(call.convID) + "recordings/" + rec.ID + "/call.webm" // not sent out by the API
-	r, err := a.recordings.Open(ctx, rec)
+	r, err := call.app.recordings.Open(ctx, rec)
 	if err == nil {
 		buf := make([]byte, 16)
 		_, err = r.ReadAt(buf, 0)
@@ -532,12 +528,7 @@ func TestDeletedConversationIsUnreadable(t *testing.T) {
 // given one with -recording-key; its recordings still play, every key is
 // wrapped anew at start, and after that the old key file can go.
 func TestRecordingKeyRotation(t *testing.T) {
-	testenv.LookTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-	base, a, stop := startAppIn(t, dir)
-	call := startRecordedCall(ctx, t, base, a)
+	call, ctx, dir := recordingCall(t)
 	call.record(t, true)
 	waitMsg(ctx, t, call.custWS, signaling.TypeRecording, nil)
 	time.Sleep(2 * time.Second)
@@ -550,7 +541,7 @@ func TestRecordingKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop()
+	call.stop()
 
 	// plays downloads the recording as the agent and checks it is the
 	// file that was made.
@@ -567,7 +558,7 @@ func TestRecordingKeyRotation(t *testing.T) {
 		}
 	}
 	master := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	base, _, stop = startAppIn(t, dir, "-recording-key", master)
+	base, _, stop := startAppIn(t, dir, "-recording-key", master)
 	plays(base, "with the new master key and the made one in the data directory")
 	stop()
 	if keyAfter, _ := os.ReadFile(filepath.Join(dir, "keys", call.convID+".key")); bytes.Equal(keyAfter, keyBefore) {
