@@ -193,8 +193,8 @@ func sweepSteps(maxRooms int) []int {
 // writeSummary prints a Markdown table of the reports, for the doc.
 func writeSummary(w io.Writer, rs []*Report) {
 	fmt.Fprintf(w, "Measured %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintln(w, "| run | calls | fwd pkt/s | server CPU (cores) | µs CPU/pkt (SFU / relay) | ratio | loss % (SFU / relay) | latency p50/p99 ms (SFU / relay) | join→frame p50/p99 ms | allocs/pkt | syscalls/pkt (all / sends) | refused | machine load | tool-limited |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| run | calls | fwd pkt/s | server CPU (cores) | µs CPU/pkt (SFU / relay) | ratio | loss % (SFU / relay) | latency p50/p99 ms (SFU / relay) | forwarding latency p50/p99 ms (SFU) | join→frame p50/p99 ms | allocs/pkt | syscalls/pkt (all / sends) | refused | machine load | tool-limited |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		relayCPU, relayLoss, relayLat := "-", "-", "-"
 		if r.Relay != nil {
@@ -206,10 +206,10 @@ func writeSummary(w io.Writer, rs []*Report) {
 		if r.GeneratorLimited {
 			limited = "yes"
 		}
-		fmt.Fprintf(w, "| %s | %d×%d | %s | %s | %s / %s | %s | %s / %s | %s/%s / %s | %s/%s | %s | %s / %s | %d | %.0f-%.0f | %s |\n",
+		fmt.Fprintf(w, "| %s | %d×%d | %s | %s | %s / %s | %s | %s / %s | %s/%s / %s | %s/%s | %s/%s | %s | %s / %s | %d | %.0f-%.0f | %s |\n",
 			r.Name, r.Rooms, r.Participants, f0(s.ForwardedPPS), f2(s.CPUCores), f2(s.CPUPerPacketUS), relayCPU,
 			x(r.Ratios.CPUPerPacketVsRelay), pct(s.Loss, 2), relayLoss, f2(s.LatencyP50MS), f2(s.LatencyP99MS), relayLat,
-			f0(s.JoinToFrameP50MS), f0(s.JoinToFrameP99MS), f2(s.AllocsPerPacket), f2(s.SyscallsPerPkt), f2(s.SendCallsPerPkt),
+			f2(s.ForwardingP50MS), f2(s.ForwardingP99MS), f0(s.JoinToFrameP50MS), f0(s.JoinToFrameP99MS), f2(s.AllocsPerPacket), f2(s.SyscallsPerPkt), f2(s.SendCallsPerPkt),
 			s.JoinsRefused, r.LoadAvg[0], r.LoadAvg[1], limited)
 	}
 	for _, r := range rs {

@@ -102,6 +102,7 @@ var errRefused = errors.New("server busy")
 type counts struct {
 	expected, received uint64
 	latency            histogram
+	wire               histogram
 	joinToFrame        durations
 	joinsMeasured      int
 	refused, failed    int
@@ -181,6 +182,7 @@ func (l *load) count() *counts {
 		for _, mem := range room {
 			for _, rx := range mem.rx.tracks {
 				c.latency.merge(&rx.latency)
+				c.wire.merge(&rx.wire)
 			}
 			if mem.expectFrame && mem.joined.Load() {
 				c.joinsMeasured++
@@ -204,6 +206,9 @@ func (c *counts) fill(m *Measure, d time.Duration, sent uint64) {
 	m.LatencyP50MS = c.latency.quantile(0.50)
 	m.LatencyP95MS = c.latency.quantile(0.95)
 	m.LatencyP99MS = c.latency.quantile(0.99)
+	m.ForwardingP50MS = c.wire.quantile(0.50)
+	m.ForwardingP95MS = c.wire.quantile(0.95)
+	m.ForwardingP99MS = c.wire.quantile(0.99)
 	m.JoinToFrameP50MS = c.joinToFrame.quantile(0.50)
 	m.JoinToFrameP99MS = c.joinToFrame.quantile(0.99)
 	m.JoinsMeasured = c.joinsMeasured

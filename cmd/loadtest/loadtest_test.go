@@ -76,6 +76,9 @@ func TestSmoke(t *testing.T) {
 		if m.CPUPerPacketUS <= 0 || m.LatencyP50MS < 0 || m.LatencyP99MS < m.LatencyP50MS || m.MemoryMiB <= 0 {
 			t.Errorf("%s: CPU, latency or memory not measured: %+v", m.System, m)
 		}
+		if m.ForwardingP50MS < 0 || m.ForwardingP99MS < m.ForwardingP50MS || m.ForwardingP99MS > m.LatencyP99MS {
+			t.Errorf("%s: forwarding latency p50 %.2f ms, p99 %.2f ms (to the track reader %.2f ms)", m.System, m.ForwardingP50MS, m.ForwardingP99MS, m.LatencyP99MS)
+		}
 		if m.JoinsFailed != 0 || m.JoinsRefused != 0 {
 			t.Errorf("%s: %d joins failed, %d refused", m.System, m.JoinsFailed, m.JoinsRefused)
 		}
@@ -86,6 +89,9 @@ func TestSmoke(t *testing.T) {
 	s := r.Server
 	if s.Goroutines <= 0 || s.AllocsPerPacket < 0 || s.GCShare < 0 {
 		t.Errorf("server runtime figures missing (debug handlers?): %+v", s)
+	}
+	if s.ForwardingP50MS >= s.LatencyP50MS {
+		t.Errorf("SFU: forwarding latency p50 %.3f ms is not below the latency to the track reader, %.3f ms: the sockets noted no arrivals", s.ForwardingP50MS, s.LatencyP50MS)
 	}
 	if s.JoinsMeasured == 0 || s.JoinToFrameP50MS <= 0 {
 		t.Errorf("no join-to-first-frame measured: %+v", s)

@@ -21,8 +21,9 @@ import (
 // newPeerAPI is the Pion API of the synthetic participants: the codecs
 // and the feedback a browser uses (NACK both ways, RTCP reports), on
 // loopback only. It leaves out the stats and TWCC interceptors, which
-// only cost the load generator CPU it needs for receiving.
-func newPeerAPI() (*webrtc.API, error) {
+// only cost the load generator CPU it needs for receiving. With arr, the
+// peers' sockets note when each RTP packet came in (see arrival.go).
+func newPeerAPI(arr *arrivals) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("register codecs: %w", err)
@@ -39,12 +40,20 @@ func newPeerAPI() (*webrtc.API, error) {
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if arr != nil {
+		n, err := newArrivalNet(arr)
+		if err != nil {
+			return nil, fmt.Errorf("network: %w", err)
+		}
+		s.SetNet(n)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
 }
 
 // receiver is what one participant receives, by track key.
 type receiver struct {
-	w *window
+	w   *window
+	arr *arrivals // when the packets reached the sockets; nil: unknown
 
 	mu     sync.Mutex
 	tracks map[uint32]*rxTrack
@@ -131,7 +140,11 @@ func (r *receiver) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			rx = r.track(key)
 			r.gotPacket(now)
 		}
-		rx.record(counter, sent, now, r.w)
+		arrived, ok := r.arr.lookup(p)
+		if !ok {
+			arrived = now
+		}
+		rx.record(counter, sent, now, arrived, r.w)
 		if sb != nil {
 			var pkt rtp.Packet
 			if err := pkt.Unmarshal(append([]byte(nil), p...)); err != nil {

@@ -48,7 +48,7 @@ func waitFor(ctx context.Context, what string, cond func() bool) error {
 // joins and publishes (publish to first packet), then a second subscriber
 // joins (join to first frame).
 func probeSFU(ctx context.Context, srv *server, m *mediaSet, n int) (*probeResult, error) {
-	api, err := newPeerAPI()
+	api, err := newPeerAPI(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func forwardKeyframes(from <-chan struct{}, to chan struct{}) {
 
 // probePair times the same two things on a bare Pion pair, n times each.
 func probePair(ctx context.Context, m *mediaSet, n int) (*probeResult, error) {
-	api, err := newPeerAPI()
+	api, err := newPeerAPI(nil)
 	if err != nil {
 		return nil, err
 	}

@@ -126,14 +126,20 @@ func (j *relayJoiner) join(ctx context.Context, mem *member) error {
 // readUDP reads relayed datagrams until conn is closed.
 func (r *receiver) readUDP(conn *net.UDPConn) {
 	buf := make([]byte, 2048)
+	var oob [64]byte
+	stamped := timestampArrivals(conn)
 	var rx *rxTrack
 	var rxKey uint32
 	for {
-		n, err := conn.Read(buf)
+		n, oobn, _, _, err := conn.ReadMsgUDP(buf, oob[:])
 		if err != nil {
 			return
 		}
 		now := time.Now()
+		arrived := now
+		if at, ok := kernelTime(oob[:oobn]); ok && stamped {
+			arrived = time.Unix(0, at)
+		}
 		if n < 5 || buf[0] != relayMedia {
 			continue
 		}
@@ -144,7 +150,7 @@ func (r *receiver) readUDP(conn *net.UDPConn) {
 		if rx == nil || key != rxKey {
 			rx, rxKey = r.track(key), key
 		}
-		rx.record(counter, sent, now, r.w)
+		rx.record(counter, sent, now, arrived, r.w)
 	}
 }
 

@@ -152,12 +152,18 @@ func (j *sfuJoiner) join(ctx context.Context, mem *member) error {
 // runSFU puts the configured load on the server and measures it.
 func runSFU(ctx context.Context, cfg *Config, m *mediaSet, srv *server) (Measure, error) {
 	meas := Measure{System: "sfu"}
-	api, err := newPeerAPI()
+	arr := &arrivals{}
+	api, err := newPeerAPI(arr)
 	if err != nil {
 		return meas, err
 	}
 	l := newLoad(cfg, m)
 	defer l.closeAll()
+	for _, room := range l.rooms {
+		for _, mem := range room {
+			mem.rx.arr = arr
+		}
+	}
 	j := &sfuJoiner{srv: srv, api: api, l: l}
 	for range cfg.Rooms {
 		id, err := srv.createRoom(ctx)

@@ -107,8 +107,9 @@ type txTrack struct {
 // rxTrack is what one participant received of one track. Only its reader
 // goroutine touches it until the run is over.
 type rxTrack struct {
-	seen     []uint64 // bitmap of packet numbers
-	latency  histogram
+	seen     []uint64  // bitmap of packet numbers
+	latency  histogram // send to the track reader
+	wire     histogram // send to the receiver's socket: forwarding latency
 	received uint64
 }
 
@@ -122,8 +123,9 @@ func (w *window) inside(sent int64) bool {
 	return s != 0 && sent >= s && (e == 0 || sent < e)
 }
 
-// record notes the arrival of packet counter sent at sent.
-func (r *rxTrack) record(counter uint32, sent int64, now time.Time, w *window) {
+// record notes the arrival of packet counter sent at sent: at the
+// receiver's socket at arrived, read now.
+func (r *rxTrack) record(counter uint32, sent int64, now, arrived time.Time, w *window) {
 	r.received++
 	i := int(counter / 64)
 	if i >= len(r.seen) {
@@ -132,6 +134,7 @@ func (r *rxTrack) record(counter uint32, sent int64, now time.Time, w *window) {
 	r.seen[i] |= 1 << (counter % 64)
 	if w.inside(sent) {
 		r.latency.add(now.Sub(time.Unix(0, sent)))
+		r.wire.add(arrived.Sub(time.Unix(0, sent)))
 	}
 }
 
