@@ -33,29 +33,22 @@ type Server struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	closing  bool
-	wg       sync.WaitGroup
+	sessions wsconn.Sessions[*session]
 }
 
 // NewServer returns a chat server to mount at /ws/chat.
 func NewServer(d *desk.Desk, a *auth.Authenticator, log *slog.Logger) *Server {
-	return &Server{desk: d, auth: a, log: log, sessions: map[*session]struct{}{},
+	return &Server{desk: d, auth: a, log: log,
 		upgrader: websocket.Upgrader{CheckOrigin: wsconn.SameOrigin}}
 }
 
 // ServeHTTP serves one chat socket.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	if !s.sessions.Begin() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
+	defer s.sessions.End()
 
 	// A staff member's cookie comes with the handshake; customers prove
 	// themselves in hello.
@@ -70,35 +63,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess.conn = wsconn.New(ws, wsconn.Config{MaxMessage: MaxMessageSize, HardLimit: 1 << 20,
 		PingInterval: 5 * time.Second, PongWait: 12 * time.Second, QueueLen: 512})
-	s.mu.Lock()
-	s.sessions[sess] = struct{}{}
-	s.mu.Unlock()
-	sess.serve()
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
+	if !s.sessions.Serve(sess, sess.serve) {
+		wsconn.GoingAway(ws)
+	}
 }
 
 // Shutdown closes every chat socket (pages reconnect to the next server)
 // and waits for them.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for sess := range s.sessions {
+	return s.sessions.Close(ctx, func(sess *session) {
 		sess.conn.Finish(websocket.CloseGoingAway, "server shutting down")
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	})
 }
 
 type session struct {

@@ -121,9 +121,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	rooms    map[string]*room
-	sessions map[*session]struct{}
-	closing  bool
-	wg       sync.WaitGroup // one per session
+	sessions wsconn.Sessions[*session]
 }
 
 // NewServer returns a Server ready to be mounted at /ws.
@@ -143,7 +141,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.ConsentVersion == "" {
 		cfg.ConsentVersion = "1"
 	}
-	s := &Server{cfg: cfg, rooms: map[string]*room{}, sessions: map[*session]struct{}{}}
+	s := &Server{cfg: cfg, rooms: map[string]*room{}}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
@@ -155,15 +153,11 @@ func NewServer(cfg Config) *Server {
 // ServeHTTP upgrades the request to a websocket and serves it until the
 // client leaves, vanishes or the server shuts down.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	if !s.sessions.Begin() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
+	defer s.sessions.End()
 
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -171,42 +165,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := newSession(s, conn)
 	sess.cookies = r.Cookies()
-	s.mu.Lock()
-	s.sessions[sess] = struct{}{}
-	s.mu.Unlock()
-	sess.serve()
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
+	if !s.sessions.Serve(sess, sess.serve) {
+		wsconn.GoingAway(conn)
+	}
 }
 
 // Shutdown tells every connected client that the server is stopping,
 // closes their connections and rooms, and waits for them to end (or for
 // ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	sessions := make([]*session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
-	s.mu.Unlock()
 	bye := mustMarshal(Message{Type: TypeBye, Reason: ReasonServerShutdown})
-	for _, sess := range sessions {
+	err := s.sessions.Close(ctx, func(sess *session) {
 		sess.enqueue(bye)
 		sess.finish(websocket.CloseGoingAway, "server shutting down")
+	})
+	if err != nil {
+		return fmt.Errorf("signaling shutdown: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("signaling shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 // EndCall ends the call in room id, if it is open: everyone is told and
@@ -231,7 +207,7 @@ func (s *Server) Rooms() int {
 func (s *Server) admit(roomID string, sess *session) (*room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.sessions.Closing() {
 		return nil, errShuttingDown
 	}
 	r := s.rooms[roomID]
@@ -254,7 +230,7 @@ func (s *Server) admit(roomID string, sess *session) (*room, error) {
 func (s *Server) knock(roomID string, sess *session) (*room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.sessions.Closing() {
 		return nil, errShuttingDown
 	}
 	r := s.rooms[roomID]
