@@ -11,6 +11,7 @@ import { getMedia } from './media.js';
 import { Session } from './session.js';
 import { TileGrid, LOCAL } from './tiles.js';
 import { showDevices, showView as showViews } from './controls.js';
+import { CallDevices } from './calldevices.js';
 
 await init();
 
@@ -52,6 +53,12 @@ const grid = new TileGrid($('tiles'), $('tile-template'), {
 
 let session = null;
 let lastName = '';
+// Switch camera and Devices (calldevices.js) in the control bar.
+const devices = new CallDevices({
+  controls: document.querySelector('#view-call .controls'),
+  session: () => session,
+  notice,
+});
 
 ui.name.value = remembered();
 ui.form.addEventListener('submit', (ev) => {
@@ -118,6 +125,7 @@ function start(name) {
 function joined(note) {
   ui.join.removeAttribute('aria-disabled');
   showView('call');
+  devices.show(true);
   if (note) notice.info(note);
   else notice.info('status.joined', undefined, { timeout: 4000 });
   update();
@@ -125,6 +133,7 @@ function joined(note) {
 }
 
 function left() {
+  devices.show(false);
   notice.clear();
   showView('left');
   ui.leftHeading.focus();
@@ -133,6 +142,7 @@ function left() {
 // failed shows what went wrong and, where trying again can help, the
 // "Try again" button, which then holds the focus.
 function failed(key, { retry = true } = {}) {
+  devices.show(false);
   ui.join.removeAttribute('aria-disabled');
   showView(null);
   notice.error(has(key) ? key : 'error.generic', { retry });

@@ -24,6 +24,7 @@ import { TileGrid, LOCAL } from './tiles.js';
 import { showDevices, showView as showViews } from './controls.js';
 import { ApiError, get, post, staffSession } from './api.js';
 import { WaitingRoom } from './waitroom.js';
+import { CallDevices } from './calldevices.js';
 import { StaffTools } from './staffcall.js';
 import { RecordingUI } from './recordingui.js'; // recording: indicator, consent, Record button
 
@@ -126,6 +127,13 @@ const recording = new RecordingUI({
   view: ui.views.call,
   tiles: $('tiles'),
   controls: document.querySelector('#view-call .controls'),
+});
+
+// Switch camera and Devices (calldevices.js) in the control bar.
+const devices = new CallDevices({
+  controls: document.querySelector('#view-call .controls'),
+  session: () => session,
+  notice,
 });
 
 ui.join.addEventListener('click', () => joinClicked());
@@ -339,6 +347,7 @@ function joined(note) {
   room.leaveRoom();
   showView('call');
   tools.show(isStaff());
+  devices.show(true);
   if (note) notice.info(note);
   else notice.info('status.joined', undefined, { timeout: 4000 });
   update();
@@ -353,6 +362,7 @@ function update() {
 function left() {
   room.leaveRoom();
   tools.show(false);
+  devices.show(false);
   notice.clear();
   ended(isStaff() ? 'incall.left_text_staff' : 'incall.left_text_customer', 'incall.left_heading', true);
 }
@@ -361,6 +371,7 @@ function left() {
 function failed(key, { retry = true } = {}) {
   room.leaveRoom();
   tools.show(false);
+  devices.show(false);
   if (key === 'error.call_ended') {
     notice.clear();
     ended(isStaff() ? 'incall.ended_text_staff' : 'incall.ended_text_customer', 'incall.ended_heading', false);

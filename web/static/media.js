@@ -76,10 +76,9 @@ export async function listDevices() {
   };
 }
 
-// switchDevice replaces the stream's track of kind ('audio' or 'video')
-// with one from the device deviceId, keeping whether it was enabled. The
-// old track stops, so the device's light goes out.
-export async function switchDevice(stream, kind, deviceId) {
+// openDevice opens the camera or microphone deviceId (kind 'audio' or
+// 'video') and resolves to its track; it rejects with a MediaProblem.
+export async function openDevice(kind, deviceId) {
   const base = kind === 'audio' ? AUDIO : VIDEO;
   let fresh;
   try {
@@ -87,14 +86,59 @@ export async function switchDevice(stream, kind, deviceId) {
   } catch (err) {
     throw new MediaProblem(isMissing(err) ? 'error.no_devices' : keyFor(err), err);
   }
-  const track = kind === 'audio' ? fresh.getAudioTracks()[0] : fresh.getVideoTracks()[0];
-  const old = kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks();
-  for (const t of old) {
-    track.enabled = t.enabled;
+  return kind === 'audio' ? fresh.getAudioTracks()[0] : fresh.getVideoTracks()[0];
+}
+
+// replacementTrack opens the device deviceId to take the place of the
+// track old, on or off as old is, and leaves old running. Phones often
+// open one camera at a time: when the new device is busy, old is stopped
+// and the new one tried again. Should that fail too, the old device is
+// opened again and handed back on the MediaProblem as .restored, for the
+// caller to put where old was.
+export async function replacementTrack(old, deviceId) {
+  let track;
+  try {
+    track = await openDevice(old.kind, deviceId);
+  } catch (err) {
+    if (err.key !== 'error.device_in_use') throw err;
+    const oldId = old.getSettings().deviceId;
+    old.stop();
+    try {
+      track = await openDevice(old.kind, deviceId);
+    } catch (again) {
+      again.restored = oldId ? await openDevice(old.kind, oldId).catch(() => null) : null;
+      if (again.restored) again.restored.enabled = old.enabled;
+      throw again;
+    }
+  }
+  track.enabled = old.enabled;
+  return track;
+}
+
+// swapTrack puts track in stream instead of the stream's tracks of its
+// kind, which stop, so the old device's light goes out.
+export function swapTrack(stream, track) {
+  for (const t of stream.getTracks()) {
+    if (t.kind !== track.kind || t === track) continue;
     stream.removeTrack(t);
     t.stop();
   }
-  stream.addTrack(track);
+  if (!stream.getTrackById(track.id)) stream.addTrack(track);
+}
+
+// switchDevice replaces the stream's track of kind ('audio' or 'video')
+// with one from the device deviceId, keeping whether it was enabled, or
+// adds one when the stream has none (before a call, nothing is sent yet).
+export async function switchDevice(stream, kind, deviceId) {
+  const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+  let track;
+  try {
+    track = old ? await replacementTrack(old, deviceId) : await openDevice(kind, deviceId);
+  } catch (err) {
+    if (err.restored) swapTrack(stream, err.restored);
+    throw err;
+  }
+  swapTrack(stream, track);
   return track;
 }
 

@@ -19,6 +19,7 @@
 // the optional onRecording the same way (recordingui.js).
 import { Signal, signalURL } from './signal.js';
 import { LOCAL } from './tiles.js';
+import { MediaProblem, replacementTrack, swapTrack } from './media.js';
 
 // Server error codes after which the server closes the websocket, plus
 // the two after which this session cannot go on either.
@@ -39,6 +40,8 @@ export class Session {
     this.stream = null;
     this.signal = null;
     this.pcs = {};
+    this.senders = {}; // kind -> the publish connection's RTCRtpSender
+    this.switching = Promise.resolve();
     this.pending = { publish: [], subscribe: [] };
     this.people = new Map();
     this.watched = new WeakSet();
@@ -180,7 +183,7 @@ export class Session {
     const pc = this.pcs.publish;
     const tracks = [...this.stream.getAudioTracks(), ...this.stream.getVideoTracks()];
     for (const track of tracks) {
-      pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+      this.senders[track.kind] = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] }).sender;
     }
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -366,6 +369,52 @@ export class Session {
     const muted = !track.enabled;
     if (this.signal) this.signal.send({ type: 'mute', kind, muted });
     this.grid.upsert(LOCAL, kind === 'audio' ? { audioMuted: muted } : { videoMuted: muted });
+    this.opts.onChange();
+  }
+
+  // useDevice moves our camera or microphone (kind 'video' or 'audio') to
+  // the device deviceId. The new track takes the old one's place on the
+  // publish connection's sender (replaceTrack: nothing is renegotiated),
+  // on or off as the old one was, so a muted microphone stays muted and
+  // the server's mute state stays true. It resolves to the new track, or
+  // rejects with a MediaProblem while the old device goes on. Calls run
+  // one after another, so two quick presses move two cameras on.
+  useDevice(kind, deviceId) {
+    const run = this.switching.then(() => this.replaceDevice(kind, deviceId));
+    this.switching = run.catch(() => {});
+    return run;
+  }
+
+  async replaceDevice(kind, deviceId) {
+    const old = this.stream && (kind === 'audio' ? this.stream.getAudioTracks() : this.stream.getVideoTracks())[0];
+    if (this.ended || !old) throw new MediaProblem('error.generic');
+    if (old.readyState === 'live' && old.getSettings().deviceId === deviceId) return old;
+    let track;
+    try {
+      track = await replacementTrack(old, deviceId);
+    } catch (err) {
+      if (err.restored) await this.place(err.restored).catch((e) => console.error('restore device:', e));
+      throw err;
+    }
+    try {
+      await this.place(track);
+    } catch (err) {
+      track.stop();
+      throw err instanceof MediaProblem ? err : new MediaProblem('error.generic', err);
+    }
+    return track;
+  }
+
+  // place sends track instead of our track of its kind and shows it.
+  async place(track) {
+    if (this.ended) {
+      track.stop();
+      throw new MediaProblem('error.generic');
+    }
+    const sender = this.senders[track.kind];
+    if (sender) await sender.replaceTrack(track);
+    swapTrack(this.stream, track);
+    if (track.kind === 'video' && this.joined) this.grid.setLocalStream(this.stream, {});
     this.opts.onChange();
   }
 

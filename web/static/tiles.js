@@ -38,11 +38,17 @@ export class TileGrid {
     return tile;
   }
 
-  // setLocalStream shows the camera preview on the local tile.
+  // setLocalStream shows the camera preview on the local tile, again after
+  // a switch of camera. The preview is a mirror, as people expect of
+  // themselves, except from a camera facing away (a phone's rear camera),
+  // whose picture must read the right way round.
   setLocalStream(stream, fields) {
     const tile = this.upsert(LOCAL, fields);
     for (const track of tile.stream.getTracks()) tile.stream.removeTrack(track);
     for (const track of stream.getVideoTracks()) tile.stream.addTrack(track);
+    const [video] = stream.getVideoTracks();
+    const facing = video && video.getSettings ? video.getSettings().facingMode : '';
+    tile.video.classList.toggle('mirror', facing !== 'environment');
     this.attach(tile);
   }
 

@@ -5,8 +5,9 @@
 //
 // The stream shown here is the one the call publishes once the person is
 // let in: picking another device swaps the track inside that stream.
-import { t, setText } from './i18n.js';
-import { getMedia, listDevices, switchDevice, LevelMeter } from './media.js';
+import { setText } from './i18n.js';
+import { getMedia, switchDevice, LevelMeter } from './media.js';
+import { DevicePickers } from './devices.js';
 import { post } from './api.js';
 
 const $ = (id) => document.getElementById(id);
@@ -44,8 +45,7 @@ export class WaitingRoom {
     this.http = 'checking';
     this.socket = 'checking';
     this.rtt = 0;
-    this.ui.camera.addEventListener('change', () => this.pick('video', this.ui.camera.value));
-    this.ui.mic.addEventListener('change', () => this.pick('audio', this.ui.mic.value));
+    this.pickers = new DevicePickers({ video: this.ui.camera, audio: this.ui.mic }, (kind, id) => this.pick(kind, id));
     this.ui.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.sendMessage();
@@ -78,29 +78,8 @@ export class WaitingRoom {
     this.meter.follow(this.stream);
   }
 
-  async fillPickers() {
-    let devices;
-    try {
-      devices = await listDevices();
-    } catch (err) {
-      console.warn('devices:', err);
-      return;
-    }
-    const current = (kind) => {
-      const tr = kind === 'audio' ? this.stream.getAudioTracks()[0] : this.stream.getVideoTracks()[0];
-      return tr && tr.getSettings ? tr.getSettings().deviceId : '';
-    };
-    for (const [select, list, kind] of [[this.ui.camera, devices.video, 'video'], [this.ui.mic, devices.audio, 'audio']]) {
-      select.replaceChildren(...list.map((d, i) => {
-        const opt = document.createElement('option');
-        opt.value = d.deviceId;
-        opt.textContent = d.label || `${kind === 'video' ? t('wait.camera') : t('wait.microphone')} ${i + 1}`;
-        return opt;
-      }));
-      const id = current(kind);
-      if (id) select.value = id;
-      select.disabled = list.length === 0;
-    }
+  fillPickers() {
+    return this.pickers.fill(this.stream);
   }
 
   async pick(kind, deviceId) {
@@ -110,9 +89,10 @@ export class WaitingRoom {
     } catch (err) {
       console.error('switch device:', err);
       this.onDeviceError(err.key || 'error.generic');
-      return;
     }
+    // On failure too: the pickers show the device still (or again) in use.
     this.show();
+    this.fillPickers();
   }
 
   // checkNetwork times a few round trips to the server; the signaling
