@@ -149,7 +149,9 @@ export class CallDevices {
       setText(this.ui.error, words);
       this.ui.error.hidden = false;
     } else {
-      this.opts.notice.error(words);
+      // The call goes on with the old device, so the words go after a
+      // while instead of covering the picture for the rest of the call.
+      this.opts.notice.error(words, { timeout: 15000 });
     }
   }
 

@@ -25,9 +25,14 @@ export class Notice {
     }
   }
 
-  // error shows a failure and, with retry, the "Try again" button.
-  error(key, { retry = false } = {}) {
+  // error shows a failure and, with retry, the "Try again" button; with
+  // timeout (ms), for a failure the person can go on past, it clears
+  // itself.
+  error(key, { retry = false, timeout = 0 } = {}) {
     this.show('error', 'alert', key, undefined, retry);
+    if (timeout > 0) {
+      this.timer = setTimeout(() => this.clear(), timeout);
+    }
   }
 
   // current is the catalog key on show, or '' when the region is empty.
