@@ -120,16 +120,19 @@ func TestTrackAnnouncedFromOffer(t *testing.T) {
 	}
 
 	room.Leave(pub)
-	for tr.Streams() != 0 {
+	unpublished := func() []TrackInfo {
+		events.mu.Lock()
+		defer events.mu.Unlock()
+		return append([]TrackInfo(nil), events.unpublished...)
+	}
+	for tr.Streams() != 0 || len(unpublished()) == 0 {
 		select {
 		case <-deadline:
-			t.Fatalf("%d streams left after the publisher left", tr.Streams())
+			t.Fatalf("after the publisher left: %d streams left, unpublished %+v", tr.Streams(), unpublished())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	events.mu.Lock()
-	defer events.mu.Unlock()
-	if len(events.unpublished) != 1 || events.unpublished[0].ID != published[0].ID {
-		t.Errorf("unpublished %+v, want %s", events.unpublished, published[0].ID)
+	if u := unpublished(); len(u) != 1 || u[0].ID != published[0].ID {
+		t.Errorf("unpublished %+v, want %s", u, published[0].ID)
 	}
 }

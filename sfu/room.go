@@ -195,9 +195,19 @@ func (r *Room) Leave(p *Peer) {
 			never = append(never, u)
 		}
 	}
+	if len(never) > 0 {
+		r.wg.Add(1)
+	}
 	r.mu.Unlock()
-	for _, u := range never {
-		r.unpublish(u)
+	if len(never) > 0 {
+		// As a started track's forwarder does when it ends: the
+		// others' renegotiations are not the leaver's to wait for.
+		go func() {
+			defer r.wg.Done()
+			for _, u := range never {
+				r.unpublish(u)
+			}
+		}()
 	}
 
 	p.negMu.Lock()
