@@ -93,11 +93,20 @@ func (n *arrivalNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UD
 		return nil, err
 	}
 	ac := &arrivalConn{UDPConn: c, a: n.a}
+	_ = c.SetReadBuffer(receiveBuffer)
 	if uc, ok := c.(*net.UDPConn); ok && timestampArrivals(uc) {
 		ac.uc = uc
 	}
 	return ac, nil
 }
+
+// receiveBuffer is the participants' socket receive buffer (the kernel
+// caps it at net.core.rmem_max, 4 MiB here). With the default 208 KiB a
+// load tool that stalls for a few milliseconds on its busy core drops
+// datagrams at its sockets, and their NACK recovery, not the server,
+// becomes the tail; the arrival time is the kernel's, so a datagram that
+// waits in a larger buffer is timed from when it came.
+const receiveBuffer = 2 << 20
 
 // timestampArrivals asks the kernel to stamp each datagram conn receives
 // with the time it arrived, and reports whether it will.

@@ -86,6 +86,7 @@ func (j *relayJoiner) join(ctx context.Context, mem *member) error {
 	if err != nil {
 		return err
 	}
+	_ = conn.SetReadBuffer(receiveBuffer)
 	mem.close = func() { _ = conn.Close() }
 	hello := binary.BigEndian.AppendUint32([]byte{relayJoin}, uint32(mem.room))
 	buf := make([]byte, 2048)
