@@ -211,3 +211,55 @@ func jsNum(f float64) string {
 	b, _ := json.Marshal(f)
 	return string(b)
 }
+
+// browserCall is a call with the agent and the customer in it, each in
+// a browser of their own, the agent's console open on its conversation.
+type browserCall struct {
+	base, convID, callID string
+	console, agent, cust context.Context
+	cat                  map[string]string // the browsers' catalog
+	lang                 string
+}
+
+// enterBrowserCall goes from a chat to a call the way people do: the
+// customer (in a browser newCustomer starts) chats, the agent starts video
+// from the console, the customer opens the link from the chat, waits, and
+// is let in.
+func enterBrowserCall(t *testing.T, newCustomer func(*testing.T, string) context.Context) *browserCall {
+	t.Helper()
+	base, a := startApp(t)
+	addStaff(t, a, "amira@example.com", "Amira", "agent")
+	lang := shotsLang()
+	c := &browserCall{base: base, lang: lang, cat: readCatalog(t, lang)}
+	c.console = newBrowser(t, lang)
+	signInAgent(t, c.console, base, "amira@example.com")
+	c.cust = newCustomer(t, lang)
+	first := "Please look at the rash on my arm"
+	c.convID = startChat(t, c.cust, base, "Wei Chen", first)
+	openSlow(t, c.console, base+"/console#"+c.convID)
+	waitJS(t, c.console, slow, "the agent reads the first message", hasMsg("timeline", first))
+	c.callID = escalate(t, c.console, c.convID)
+
+	joinURL := customerJoinURL(t, c.cust)
+	phone(t, c.cust)
+	openJoin(t, c.cust, joinURL)
+	act(t, c.cust, "Join video call", chromedp.Click(chromedp.ID("join-call")))
+	waitView(t, c.cust, "the customer", "waiting")
+	c.agent = staffJoin(t, c.console, base, c.callID, "the agent")
+	waitJS(t, c.agent, slow, "the agent sees Wei Chen knocking", `!!document.querySelector('#knock-list .knock-admit')`)
+	act(t, c.agent, "admit", chromedp.Click(chromedp.CSS(`#knock-list .knock-admit`)))
+	waitView(t, c.cust, "the customer", "call")
+	for who, ctx := range map[string]context.Context{"the customer": c.cust, "the agent": c.agent} {
+		waitJS(t, ctx, slow, who+" sees remote video", remoteVideosJS+` >= 1`)
+	}
+	return c
+}
+
+// text fills a catalog entry's placeholders as the pages do.
+func (c *browserCall) text(key string, vars ...string) string {
+	s := c.cat[key]
+	for i := 0; i+1 < len(vars); i += 2 {
+		s = strings.ReplaceAll(s, "{"+vars[i]+"}", isolate(vars[i+1]))
+	}
+	return s
+}

@@ -117,55 +117,6 @@ func chooseOther(t *testing.T, ctx context.Context, id string) string {
 	})()`, jsStr(id)))
 }
 
-// deviceCall is a call tied to a conversation with the customer (on the
-// join page, in a browser of their own) and the agent in it.
-type deviceCall struct {
-	agent, cust context.Context
-	cat         map[string]string
-	lang        string
-}
-
-// enterDeviceCall goes from a chat to a call as people do, the customer
-// with two cameras.
-func enterDeviceCall(t *testing.T) *deviceCall {
-	t.Helper()
-	base, a := startApp(t)
-	addStaff(t, a, "amira@example.com", "Amira", "agent")
-	lang := shotsLang()
-	c := &deviceCall{lang: lang, cat: readCatalog(t, lang)}
-	console := newBrowser(t, lang)
-	signInAgent(t, console, base, "amira@example.com")
-	c.cust = newTwoCameraBrowser(t, lang)
-	first := "Please look at the rash on my arm"
-	convID := startChat(t, c.cust, base, "Wei Chen", first)
-	openSlow(t, console, base+"/console#"+convID)
-	waitJS(t, console, slow, "the agent reads the first message", hasMsg("timeline", first))
-	callID := escalate(t, console, convID)
-
-	joinURL := customerJoinURL(t, c.cust)
-	phone(t, c.cust)
-	openJoin(t, c.cust, joinURL)
-	act(t, c.cust, "Join video call", chromedp.Click(chromedp.ID("join-call")))
-	waitView(t, c.cust, "the customer", "waiting")
-	c.agent = staffJoin(t, console, base, callID, "the agent")
-	waitJS(t, c.agent, slow, "the agent sees Wei Chen knocking", `!!document.querySelector('#knock-list .knock-admit')`)
-	act(t, c.agent, "admit", chromedp.Click(chromedp.CSS(`#knock-list .knock-admit`)))
-	waitView(t, c.cust, "the customer", "call")
-	for who, ctx := range map[string]context.Context{"the customer": c.cust, "the agent": c.agent} {
-		waitJS(t, ctx, slow, who+" sees remote video", remoteVideosJS+` >= 1`)
-	}
-	return c
-}
-
-// text fills a catalog entry's placeholders as the pages do.
-func (c *deviceCall) text(key string, vars ...string) string {
-	s := c.cat[key]
-	for i := 0; i+1 < len(vars); i += 2 {
-		s = strings.ReplaceAll(s, "{"+vars[i]+"}", isolate(vars[i+1]))
-	}
-	return s
-}
-
 // TestBrowserSwitchCamera: a customer on a phone with two cameras, in a
 // call with the agent, mutes the microphone and presses Switch camera;
 // the call now sends the other camera, the preview shows it, the agent
@@ -175,7 +126,7 @@ func (c *deviceCall) text(key string, vars ...string) string {
 // message in plain words. The agent, with one camera, has no Switch
 // camera.
 func TestBrowserSwitchCamera(t *testing.T) {
-	c := enterDeviceCall(t)
+	c := enterBrowserCall(t, newTwoCameraBrowser)
 	cust, agent := c.cust, c.agent
 
 	waitJS(t, cust, slow, "the customer has Switch camera", shown("switch-cam"))

@@ -20,56 +20,11 @@ import (
 // indicator, the declined state) and the agent's console (the recording
 // being prepared, the player), in VS_SHOTS_LANG.
 
-// recordedCall is a call with the agent and the customer in it, the
-// agent's console open on its conversation.
-type recordedCall struct {
-	base, convID, callID string
-	console, agent, cust context.Context
-	cat                  map[string]string // the browsers' catalog
-	lang                 string
-}
-
-// enterRecordedCall goes from a chat to a call the way people do: the
-// customer chats, the agent starts video from the console, the customer
-// opens the link from the chat, waits, and is let in.
-func enterRecordedCall(t *testing.T) *recordedCall {
+// enterRecordedCall is a browser call ready to be recorded.
+func enterRecordedCall(t *testing.T) *browserCall {
 	t.Helper()
 	testenv.LookTool(t, "ffmpeg")
-	base, a := startApp(t)
-	addStaff(t, a, "amira@example.com", "Amira", "agent")
-	lang := shotsLang()
-	c := &recordedCall{base: base, lang: lang, cat: readCatalog(t, lang)}
-	c.console = newBrowser(t, lang)
-	signInAgent(t, c.console, base, "amira@example.com")
-	c.cust = newBrowser(t, lang)
-	first := "Please look at the rash on my arm"
-	c.convID = startChat(t, c.cust, base, "Wei Chen", first)
-	openSlow(t, c.console, base+"/console#"+c.convID)
-	waitJS(t, c.console, slow, "the agent reads the first message", hasMsg("timeline", first))
-	c.callID = escalate(t, c.console, c.convID)
-
-	joinURL := customerJoinURL(t, c.cust)
-	phone(t, c.cust)
-	openJoin(t, c.cust, joinURL)
-	act(t, c.cust, "Join video call", chromedp.Click(chromedp.ID("join-call")))
-	waitView(t, c.cust, "the customer", "waiting")
-	c.agent = staffJoin(t, c.console, base, c.callID, "the agent")
-	waitJS(t, c.agent, slow, "the agent sees Wei Chen knocking", `!!document.querySelector('#knock-list .knock-admit')`)
-	act(t, c.agent, "admit", chromedp.Click(chromedp.CSS(`#knock-list .knock-admit`)))
-	waitView(t, c.cust, "the customer", "call")
-	for who, ctx := range map[string]context.Context{"the customer": c.cust, "the agent": c.agent} {
-		waitJS(t, ctx, slow, who+" sees remote video", remoteVideosJS+` >= 1`)
-	}
-	return c
-}
-
-// text fills a catalog entry's placeholders as the pages do.
-func (c *recordedCall) text(key string, vars ...string) string {
-	s := c.cat[key]
-	for i := 0; i+1 < len(vars); i += 2 {
-		s = strings.ReplaceAll(s, "{"+vars[i]+"}", isolate(vars[i+1]))
-	}
-	return s
+	return enterBrowserCall(t, func(t *testing.T, lang string) context.Context { return newBrowser(t, lang) })
 }
 
 const (
@@ -80,7 +35,7 @@ const (
 
 // startRecording: the agent presses Record; the customer sees the
 // indicator and is asked, in a dialog that has the focus.
-func (c *recordedCall) startRecording(t *testing.T) {
+func (c *browserCall) startRecording(t *testing.T) {
 	t.Helper()
 	if got := eval[string](t, c.agent, `document.querySelector('#rec-toggle .ctl-text').textContent`); got != c.cat["recording.start"] {
 		t.Errorf("the agent's button reads %q, want %q", got, c.cat["recording.start"])
@@ -193,7 +148,7 @@ func TestBrowserRecordingAgreed(t *testing.T) {
 // shootProcessing saves the console with a recording being prepared, for
 // people to look at: the file of a short call is made too fast to catch,
 // so a copy of the real one is shown as processing at 42%.
-func shootProcessing(t *testing.T, c *recordedCall) {
+func shootProcessing(t *testing.T, c *browserCall) {
 	t.Helper()
 	if os.Getenv("VS_SHOTS") == "" {
 		return
