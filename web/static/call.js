@@ -10,7 +10,7 @@ import { Notice } from './notice.js';
 import { getMedia } from './media.js';
 import { Session } from './session.js';
 import { TileGrid, LOCAL } from './tiles.js';
-import { showDevices, showView as showViews } from './controls.js';
+import { showDevices, showView as showViews, peopleNotices } from './controls.js';
 import { CallDevices } from './calldevices.js';
 
 await init();
@@ -45,7 +45,7 @@ const vs = {
 window.videosupport = vs;
 
 const notice = new Notice();
-const grid = new TileGrid($('tiles'), $('tile-template'), {
+const grid = new TileGrid($('tiles'), {
   onFrame(id) {
     if (id !== LOCAL && vs.firstRemoteFrameAt === null) vs.firstRemoteFrameAt = performance.now();
   },
@@ -111,11 +111,7 @@ function start(name) {
     },
     onJoined: joined,
     onChange: update,
-    onPeople: (key, name) => notice.info(key, { name }, { timeout: 6000 }),
-    onReconnecting(on) {
-      if (on) notice.info('status.reconnecting');
-      else if (notice.current() === 'status.reconnecting') notice.clear();
-    },
+    ...peopleNotices(notice),
     onLeft: left,
     onFail: failed,
   });

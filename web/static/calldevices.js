@@ -10,9 +10,8 @@
 // The module builds its own buttons and dialog, so the two pages' HTML
 // stays as it is.
 import { setText } from './i18n.js';
+import { pathIcon } from './icons.js';
 import { DevicePickers, deviceName, nextCamera, trackOf, deviceIdOf } from './devices.js';
-
-const SVG = 'http://www.w3.org/2000/svg';
 
 // A camera with two arrows going round, and two sliders.
 const ICON_SWITCH = 'M4 7h3l1.5-2h7L17 7h3a1.5 1.5 0 0 1 1.5 1.5v9A1.5 1.5 0 0 1 20 19H4a1.5 1.5 0 0 1-1.5-1.5v-9A1.5 1.5 0 0 1 4 7zM9 12.5a3 3 0 0 1 5.2-2M15 13.5a3 3 0 0 1-5.2 2M14.5 8.3v2.4h-2.4M9.5 17.7v-2.4h2.4';
@@ -180,17 +179,9 @@ function ctl(id, d, key) {
   const button = el('button', 'ctl');
   button.type = 'button';
   button.id = id;
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', d);
-  svg.append(path);
   const text = el('span', 'ctl-text');
   setText(text, key);
-  button.append(svg, text);
+  button.append(pathIcon(d), text);
   return button;
 }
 

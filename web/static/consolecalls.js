@@ -10,6 +10,7 @@
 import { setText, t, onChange } from './i18n.js';
 import { post } from './api.js';
 import { formatDuration, formatCount } from './callevents.js';
+import { spriteIcon } from './icons.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -262,7 +263,7 @@ export class CallDesk {
     text.className = 'invite-text';
     const title = document.createElement('p');
     title.className = 'invite-title';
-    title.append(videoIcon());
+    title.append(spriteIcon('i-video'));
     const words = span('');
     setText(words, 'console.call.invite_text', { from: n.from || '', name: n.customerName || t('console.no_name') });
     title.append(words);
@@ -317,13 +318,3 @@ function span(className, text) {
   return s;
 }
 
-function videoIcon() {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
-  use.setAttribute('href', '#i-video');
-  svg.append(use);
-  return svg;
-}

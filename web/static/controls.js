@@ -19,3 +19,16 @@ export function showView(views, name) {
   for (const [key, el] of Object.entries(views)) el.hidden = key !== name;
   document.body.classList.toggle('in-call', name === 'call');
 }
+
+// peopleNotices are the Session callbacks both pages answer alike, in
+// the notice line: someone came or went; the connection is being
+// restored.
+export function peopleNotices(notice) {
+  return {
+    onPeople: (key, name) => notice.info(key, { name }, { timeout: 6000 }),
+    onReconnecting(on) {
+      if (on) notice.info('status.reconnecting');
+      else if (notice.current() === 'status.reconnecting') notice.clear();
+    },
+  };
+}

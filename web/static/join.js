@@ -21,7 +21,7 @@ import { Notice } from './notice.js';
 import { getMedia } from './media.js';
 import { Session } from './session.js';
 import { TileGrid, LOCAL } from './tiles.js';
-import { showDevices, showView as showViews } from './controls.js';
+import { showDevices, showView as showViews, peopleNotices } from './controls.js';
 import { ApiError, get, post, staffSession } from './api.js';
 import { WaitingRoom } from './waitroom.js';
 import { CallDevices } from './calldevices.js';
@@ -100,7 +100,7 @@ const vs = {
 window.videosupport = vs;
 
 const notice = new Notice();
-const grid = new TileGrid($('tiles'), $('tile-template'), {
+const grid = new TileGrid($('tiles'), {
   onFrame(id) {
     if (id !== LOCAL && vs.firstRemoteFrameAt === null) {
       vs.firstRemoteFrameAt = performance.now();
@@ -317,11 +317,7 @@ function enter() {
     onRecording: (msg) => recording.message(msg), // recordingui.js
     onJoined: joined,
     onChange: update,
-    onPeople: (key, name) => notice.info(key, { name }, { timeout: 6000 }),
-    onReconnecting(on) {
-      if (on) notice.info('status.reconnecting');
-      else if (notice.current() === 'status.reconnecting') notice.clear();
-    },
+    ...peopleNotices(notice),
     onLeft: left,
     onFail: failed,
   });

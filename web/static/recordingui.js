@@ -11,6 +11,7 @@
 // through send(). Everything is built here, so the call page's HTML needs
 // no change.
 import { setText, apply, onChange } from './i18n.js';
+import { pathIcon } from './icons.js';
 
 // CONSENT_TEXT_VERSION names the words of the consent request: the
 // consent.* entries of every catalog (i18n/*.json). It must equal
@@ -20,7 +21,6 @@ import { setText, apply, onChange } from './i18n.js';
 // answer on record says which words the person agreed to.
 export const CONSENT_TEXT_VERSION = '2026-11-23.2';
 
-const SVG = 'http://www.w3.org/2000/svg';
 
 // Keys of the consent states shown to staff on each tile.
 const CONSENT_KEYS = {
@@ -81,8 +81,8 @@ export class RecordingUI {
     toggle.type = 'button';
     toggle.id = 'rec-toggle';
     toggle.hidden = true;
-    toggle.append(icon('rec-icon-start', 'M12 5.5a6.5 6.5 0 1 1 0 13 6.5 6.5 0 0 1 0-13z'),
-      icon('rec-icon-stop', 'M7 7h10v10H7z'), el('span', 'ctl-text'));
+    toggle.append(pathIcon('M12 5.5a6.5 6.5 0 1 1 0 13 6.5 6.5 0 0 1 0-13z', 'rec-icon-start'),
+      pathIcon('M7 7h10v10H7z', 'rec-icon-stop'), el('span', 'ctl-text'));
     toggle.addEventListener('click', () => this.toggle());
     controls.insertBefore(toggle, controls.querySelector('#leave'));
 
@@ -319,17 +319,6 @@ function el(tag, className) {
   return e;
 }
 
-function icon(className, d) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('class', `icon ${className}`);
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', d);
-  svg.append(path);
-  return svg;
-}
 
 // loadStyles adds recording.css to the page once (the pages' HTML belongs
 // to their own modules; this keeps the hook into them to a script line).

@@ -8,6 +8,7 @@
 // through textContent: a message "<script>…" is shown as those characters.
 import { setText, language, onChange } from './i18n.js';
 import { callStep, staffLine, customerLine, showLine } from './callevents.js';
+import { spriteIcon } from './icons.js';
 
 // Lines for the customer: plain and reassuring, about people, not queues.
 const CUSTOMER_LINES = {
@@ -285,16 +286,9 @@ export class Thread {
     box.setAttribute('aria-labelledby', title.id);
     const hint = el('p', 'call-card-hint');
     const link = el('a', 'btn btn-primary btn-big call-join');
-    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    svg.setAttribute('class', 'icon');
-    svg.setAttribute('aria-hidden', 'true');
-    svg.setAttribute('focusable', 'false');
-    const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
-    use.setAttribute('href', '#i-video');
-    svg.append(use);
     const label = el('span');
     setText(label, 'chat.video.join');
-    link.append(svg, label);
+    link.append(spriteIcon('i-video'), label);
     if (this.joinTarget) {
       link.target = this.joinTarget;
       link.rel = 'noopener';

@@ -7,14 +7,14 @@
 // camera is off, while they have no video track, and until the first frame
 // arrives, so nobody ever looks at a black box.
 import { apply, setText } from './i18n.js';
+import { spriteIcon } from './icons.js';
 
 export const LOCAL = 'local';
 
 export class TileGrid {
   // onFrame(id) is called once per video track, when its first frame shows.
-  constructor(container, template, { onFrame = () => {} } = {}) {
+  constructor(container, { onFrame = () => {} } = {}) {
     this.container = container;
-    this.template = template;
     this.onFrame = onFrame;
     this.tiles = new Map();
   }
@@ -92,7 +92,7 @@ export class TileGrid {
   }
 
   create(id) {
-    const el = this.template.content.firstElementChild.cloneNode(true);
+    const el = tileElement();
     el.dataset.participant = id;
     apply(el);
     const video = el.querySelector('video');
@@ -179,4 +179,34 @@ function initial(name) {
     if (first) return first.segment.toLocaleUpperCase();
   }
   return Array.from(s)[0].toLocaleUpperCase();
+}
+
+// tileElement makes an empty tile: video, initial, name and badges.
+function tileElement() {
+  const make = (tag, className) => {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    return e;
+  };
+  const video = make('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.setAttribute('playsinline', '');
+  const avatar = make('div', 'avatar');
+  avatar.setAttribute('aria-hidden', 'true');
+  avatar.append(make('span', 'avatar-initial'));
+  const badge = (className, icon, key) => {
+    const b = make('span', `badge ${className}`);
+    b.hidden = true;
+    const words = make('span', 'visually-hidden');
+    words.dataset.i18n = key;
+    b.append(spriteIcon(icon), words);
+    return b;
+  };
+  const label = make('figcaption', 'tile-label');
+  label.append(make('span', 'tile-name'), badge('badge-mic', 'i-mic-off', 'tile.mic_off'),
+    badge('badge-cam', 'i-video-off', 'tile.cam_off'));
+  const tile = make('figure', 'tile');
+  tile.append(video, avatar, label);
+  return tile;
 }
