@@ -132,11 +132,7 @@ func trackFiles(t *testing.T, dir string) []string {
 func TestRecordTwoClients(t *testing.T) {
 	probeBin := testenv.LookTool(t, "ffprobe")
 	ffmpegBin := testenv.LookTool(t, "ffmpeg")
-	frames, err := testmedia.VP8Frames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkts, err := testmedia.OpusPackets()
+	frames, pkts, err := testmedia.Media()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,11 +206,7 @@ func TestRecordTwoClients(t *testing.T) {
 func TestRecordLossy(t *testing.T) {
 	probeBin := testenv.LookTool(t, "ffprobe")
 	ffmpegBin := testenv.LookTool(t, "ffmpeg")
-	frames, err := testmedia.VP8Frames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkts, err := testmedia.OpusPackets()
+	frames, pkts, err := testmedia.Media()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,11 +267,7 @@ func indexOf(frames [][]byte, f []byte) int {
 // finishes the files while the call goes on.
 func TestSetRecorderMidCall(t *testing.T) {
 	probeBin := testenv.LookTool(t, "ffprobe")
-	frames, err := testmedia.VP8Frames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkts, err := testmedia.OpusPackets()
+	frames, pkts, err := testmedia.Media()
 	if err != nil {
 		t.Fatal(err)
 	}

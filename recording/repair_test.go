@@ -121,11 +121,7 @@ func TestMain(m *testing.M) {
 // crashWriter records test audio and video in real time into dir for a
 // minute, saying "recording" once it has begun.
 func crashWriter(dir string) error {
-	frames, err := testmedia.VP8Frames()
-	if err != nil {
-		return err
-	}
-	pkts, err := testmedia.OpusPackets()
+	frames, pkts, err := testmedia.Media()
 	if err != nil {
 		return err
 	}

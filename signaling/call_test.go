@@ -137,11 +137,7 @@ func (p *participant) publish(ctx context.Context, t *testing.T, frames, pkts []
 
 func testMedia(t *testing.T) (frames, pkts [][]byte, index map[[32]byte]int, packets map[[32]byte]bool) {
 	t.Helper()
-	frames, err := testmedia.VP8Frames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkts, err = testmedia.OpusPackets()
+	frames, pkts, err := testmedia.Media()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,11 +89,7 @@ func enterCall(ctx context.Context, t *testing.T, base string) *inCall {
 	if cj.Type != signaling.TypeJoined {
 		t.Fatalf("customer join: %+v", cj)
 	}
-	frames, err := testmedia.VP8Frames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkts, err := testmedia.OpusPackets()
+	frames, pkts, err := testmedia.Media()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,15 @@ func VP8Frames() ([][]byte, error) {
 	}
 }
 
+// Media returns the embedded video's frames and audio's packets.
+func Media() (frames, pkts [][]byte, err error) {
+	if frames, err = VP8Frames(); err != nil {
+		return nil, nil, err
+	}
+	pkts, err = OpusPackets()
+	return frames, pkts, err
+}
+
 // OpusPackets returns the embedded audio's packets, 20 ms each.
 func OpusPackets() ([][]byte, error) {
 	r, _, err := oggreader.NewWith(bytes.NewReader(audioOgg))
