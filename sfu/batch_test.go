@@ -3,7 +3,11 @@ package sfu
 import (
 	"encoding/binary"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,5 +203,41 @@ func TestResendBudget(t *testing.T) {
 	}
 	if tries != resendTries {
 		t.Errorf("one packet NACKed 10 times was resent %d times, want %d", tries, resendTries)
+	}
+}
+
+// TestSharedPortReadBuffer checks that a shared port's socket gets the
+// large receive buffer (as far as net.core.rmem_max allows): with the
+// default, a busy server loses publishers' packets at its socket.
+func TestSharedPortReadBuffer(t *testing.T) {
+	bn, err := newBatchNet(&sendBatcher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := bn.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	want := muxReadBuffer
+	if b, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
+		if limit, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			want = min(want, limit)
+		}
+	}
+	rc, err := conn.(*batchConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		got, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+	}); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	// Linux reports twice the size asked for (its bookkeeping included).
+	if got < want {
+		t.Errorf("receive buffer %d bytes, want at least %d", got, want)
 	}
 }
