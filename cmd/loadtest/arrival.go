@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,6 +30,10 @@ import (
 // reader falls back to its own clock.
 type arrivals struct {
 	slots [1 << 16]arrivalSlot
+	// counted are the tracks counted at the sockets, by SSRC
+	// (*socketTrack): see countAtSocket.
+	counted sync.Map
+	w       *window
 }
 
 type arrivalSlot struct {
@@ -132,23 +137,97 @@ type arrivalConn struct {
 }
 
 func (c *arrivalConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, at, err := c.read(p)
+		if err != nil {
+			return n, addr, err
+		}
+		if c.a.countedHere(p[:n], at) {
+			continue
+		}
+		c.a.note(p[:n], at)
+		return n, addr, nil
+	}
+}
+
+// read reads one datagram and when it arrived.
+func (c *arrivalConn) read(p []byte) (int, net.Addr, int64, error) {
 	if c.uc == nil {
 		n, addr, err := c.UDPConn.ReadFrom(p)
-		if err == nil {
-			c.a.note(p[:n], time.Now().UnixNano())
-		}
-		return n, addr, err
+		return n, addr, time.Now().UnixNano(), err
 	}
 	n, oobn, _, addr, err := c.uc.ReadMsgUDP(p, c.oob[:])
 	if err != nil {
-		return n, nil, err
+		return n, nil, 0, err
 	}
 	at, ok := kernelTime(c.oob[:oobn])
 	if !ok {
 		at = time.Now().UnixNano()
 	}
-	c.a.note(p[:n], at)
-	return n, addr, nil
+	return n, addr, at, nil
+}
+
+// Counting at the socket. A Pion receiver costs the load tool about as
+// much CPU per packet as the SFU spends forwarding it (a read system
+// call, then five goroutines: ICE, the DTLS/SRTP demultiplexer, the SRTP
+// session with its decryption, the interceptors, the track reader), so
+// one core of the tool cannot receive what one core of the server
+// forwards. With -count-at-socket, once a track's reader has its first
+// whole keyframe (audio: its first packet), and so knows which track the
+// SSRC carries and which packet number goes with which sequence number
+// (the SFU forwards sequence numbers untouched), the track's datagrams
+// are counted where the socket reads them and not passed to Pion: the
+// packet number comes from the sequence number, the send time from the
+// sender's record of it. STUN, DTLS and RTCP still go to Pion, so the
+// connection stays up; what a receiver no longer sends for such a track
+// is receiver reports and NACKs, so a lost packet stays lost.
+
+// socketTrack is one track counted at its receiver's socket.
+type socketTrack struct {
+	tx *txTrack
+
+	mu          sync.Mutex // the socket's read loop; count after the run
+	rx          rxTrack
+	lastSeq     uint16
+	lastCounter uint32
+}
+
+// countAtSocket hands the track carried by ssrc over to the sockets,
+// from the packet numbered counter with sequence number seq on.
+func (a *arrivals) countAtSocket(ssrc uint32, seq uint16, counter uint32, tx *txTrack) *socketTrack {
+	st := &socketTrack{tx: tx, lastSeq: seq, lastCounter: counter}
+	a.counted.Store(ssrc, st)
+	return st
+}
+
+// countedHere counts datagram p, which arrived at at, if it is RTP of a
+// track counted at the socket, and reports whether it was.
+func (a *arrivals) countedHere(p []byte, at int64) bool {
+	if len(p) < 12 || p[0]&0xc0 != 0x80 {
+		return false
+	}
+	if pt := p[1] & 0x7f; pt >= 64 && pt <= 95 { // RTCP
+		return false
+	}
+	v, ok := a.counted.Load(binary.BigEndian.Uint32(p[8:12]))
+	if !ok {
+		return false
+	}
+	st := v.(*socketTrack)
+	seq := binary.BigEndian.Uint16(p[2:4])
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	d := int16(seq - st.lastSeq)
+	counter := st.lastCounter + uint32(int32(d))
+	if d > 0 {
+		st.lastSeq, st.lastCounter = seq, counter
+	}
+	sent, ok := st.tx.sentAt(counter)
+	if !ok {
+		sent = 0 // too old to time; still counted
+	}
+	st.rx.record(counter, sent, time.Now(), time.Unix(0, at), a.w)
+	return true
 }
 
 // kernelTime reads an SCM_TIMESTAMPNS control message (one cmsghdr on

@@ -33,6 +33,11 @@ type Config struct {
 	// join-to-first-frame probes run, through the SFU and on a bare Pion
 	// pair. 0 skips them.
 	Probes int
+	// CountAtSocket hands each received track, once its first keyframe
+	// is whole, from the receiver's Pion to its socket, where the packets
+	// are counted and timed without being decrypted (arrival.go): one
+	// core of the tool then receives about twice as much.
+	CountAtSocket bool
 	// Relay runs the UDP relay baseline with the same load.
 	Relay bool
 	// MaxStreams is passed to the server's -max-streams (admission
@@ -41,6 +46,10 @@ type Config struct {
 	// Profile, when set, is where a CPU profile of the server during the
 	// measured window is written.
 	Profile string
+	// ToolProfile, when set, is where a CPU profile of the load tool
+	// itself during the measured window is written (its receivers are
+	// what limits the load one machine can drive).
+	ToolProfile string
 	// Verbose logs progress to Log.
 	Log func(format string, args ...any)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,9 @@ type load struct {
 	ctx    context.Context
 	stop   context.CancelFunc
 	closed sync.Once
+	// toolProfile is where to write a CPU profile of the load tool over
+	// the window ("": none).
+	toolProfile string
 }
 
 func newLoad(cfg *Config, m *mediaSet) *load {
@@ -101,6 +106,7 @@ var errRefused = errors.New("server busy")
 // counts is what the receivers saw of the measured window.
 type counts struct {
 	expected, received uint64
+	atSocket           uint64 // of received, counted at the sockets
 	latency            histogram
 	wire               histogram
 	joinToFrame        durations
@@ -173,17 +179,14 @@ func (l *load) count() *counts {
 				continue
 			}
 			c.expected += uint64(t.c1 - t.c0)
-			if rx := q.rx.tracks[uint32(key)]; rx != nil {
-				c.received += rx.countIn(t.c0, t.c1)
-			}
+			n, atSocket := q.rx.countIn(uint32(key), t.c0, t.c1)
+			c.received += n
+			c.atSocket += atSocket
 		}
 	}
 	for _, room := range l.rooms {
 		for _, mem := range room {
-			for _, rx := range mem.rx.tracks {
-				c.latency.merge(&rx.latency)
-				c.wire.merge(&rx.wire)
-			}
+			mem.rx.mergeLatency(&c.latency, &c.wire)
 			if mem.expectFrame && mem.joined.Load() {
 				c.joinsMeasured++
 				if f := mem.rx.frame; !f.IsZero() {
@@ -198,6 +201,10 @@ func (l *load) count() *counts {
 // fill sets the receiver side of m from c for a window of d.
 func (c *counts) fill(m *Measure, d time.Duration, sent uint64) {
 	m.ForwardedPPS = float64(c.received) / d.Seconds()
+	m.CountedAtSocket = -1
+	if c.received > 0 {
+		m.CountedAtSocket = float64(c.atSocket) / float64(c.received)
+	}
 	m.SentPPS = float64(sent) / d.Seconds()
 	m.Loss = -1
 	if c.expected > 0 {
@@ -244,6 +251,7 @@ func (l *load) measure(ctx context.Context, s sampler, m *Measure) error {
 	if err := s.start(); err != nil {
 		return err
 	}
+	stopProfile := l.profileTool()
 	l.markStart()
 	start := time.Now()
 	select {
@@ -253,6 +261,7 @@ func (l *load) measure(ctx context.Context, s sampler, m *Measure) error {
 	}
 	l.markEnd()
 	d := time.Since(start)
+	stopProfile()
 	s.end()
 	// Packets sent just before the end are still on their way, and lost
 	// ones may still be resent after a NACK.
@@ -265,6 +274,30 @@ func (l *load) measure(ctx context.Context, s sampler, m *Measure) error {
 		return fmt.Errorf("every join failed, the first: %w", l.rooms[0][0].err)
 	}
 	return nil
+}
+
+// profileTool starts a CPU profile of the load tool if one was asked
+// for, and returns what stops it. A profile is a bonus: the run goes on
+// without it.
+func (l *load) profileTool() (stop func()) {
+	if l.toolProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(l.toolProfile)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		l.cfg.logf("load tool CPU profile: %v", err)
+		if f != nil {
+			f.Close()
+		}
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // waitFlowing waits until every member that joined receives every track

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -133,6 +134,85 @@ func checkFields(t *testing.T, path string, typ reflect.Type, m map[string]any) 
 			}
 			checkFields(t, path+name+".", ft, sub)
 		}
+	}
+}
+
+// TestSmokeCountAtSocket is the same load with the receivers counting
+// at their sockets: after the first keyframe most packets are counted
+// there, none is lost, and each is still timed.
+func TestSmokeCountAtSocket(t *testing.T) {
+	if testing.Short() {
+		testenv.Missing(t, "-short: this test builds and runs the server")
+	}
+	cfg := DefaultConfig()
+	cfg.Server = buildServer(t)
+	cfg.Rooms, cfg.Participants, cfg.Publishers = 2, 3, 2
+	cfg.Bitrate, cfg.FPS = 300_000, 15
+	cfg.Warmup, cfg.Duration = 300*time.Millisecond, 2*time.Second
+	cfg.Probes, cfg.Relay, cfg.CountAtSocket = 0, false, true
+	cfg.Log = t.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	r, err := Run(ctx, "smoke-socket", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	r.writeTable(&table)
+	t.Log("\n" + table.String())
+	s := r.Server
+	if s.ForwardedPPS < 50 || s.Loss != 0 {
+		t.Errorf("forwarded %.0f packets/s and lost %.3f%%: want the media of 4 publishers, none lost", s.ForwardedPPS, s.Loss*100)
+	}
+	if s.CountedAtSocket < 0.9 {
+		t.Errorf("%.0f%% of the packets were counted at the sockets, want nearly all of the window", s.CountedAtSocket*100)
+	}
+	if s.ForwardingP50MS <= 0 || s.ForwardingP99MS < s.ForwardingP50MS {
+		t.Errorf("packets counted at the socket were not timed: forwarding latency p50 %.3f ms, p99 %.3f ms", s.ForwardingP50MS, s.ForwardingP99MS)
+	}
+}
+
+// TestCountedHere feeds RTP headers of a track handed to the socket:
+// sequence numbers map to packet numbers across a wrap, out of order and
+// after a gap, and other datagrams pass on to Pion.
+func TestCountedHere(t *testing.T) {
+	w := &window{}
+	w.start.Store(1)
+	a := &arrivals{w: w}
+	tx := &txTrack{}
+	const ssrc = 0xdecafbad
+	// The reader saw packet 100 with sequence number 65530.
+	st := a.countAtSocket(ssrc, 65530, 100, tx)
+	rtpHeader := func(seq uint16, ssrc uint32) []byte {
+		p := make([]byte, 40)
+		p[0], p[1] = 0x80, 96
+		binary.BigEndian.PutUint16(p[2:], seq)
+		binary.BigEndian.PutUint32(p[8:], ssrc)
+		return p
+	}
+	now := time.Now().UnixNano()
+	for _, c := range []uint32{101, 102, 104, 103, 120, 105} {
+		tx.sending(c, now-int64(time.Millisecond))
+		if !a.countedHere(rtpHeader(uint16(65530+c-100), ssrc), now) {
+			t.Fatalf("packet %d was not counted at the socket", c)
+		}
+	}
+	if a.countedHere(rtpHeader(7, ssrc+1), now) {
+		t.Error("a packet of another SSRC was counted")
+	}
+	rtcp := rtpHeader(0, ssrc)
+	rtcp[1] = 200 // sender report
+	if a.countedHere(rtcp, now) {
+		t.Error("an RTCP packet was counted")
+	}
+	if n := st.rx.countIn(101, 106); n != 5 {
+		t.Errorf("packets 101-105: %d counted, want 5", n)
+	}
+	if !st.rx.has(120) || st.rx.has(119) {
+		t.Error("packet 120 after a gap: not where it belongs")
+	}
+	if st.rx.wire.n != 6 || st.rx.wire.quantile(0.5) < 0.9 || st.rx.wire.quantile(0.5) > 1.1 {
+		t.Errorf("%d packets timed, p50 %.2f ms; want 6 at 1 ms", st.rx.wire.n, st.rx.wire.quantile(0.5))
 	}
 }
 

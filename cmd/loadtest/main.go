@@ -64,9 +64,11 @@ func flags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.Bitrate, "bitrate", cfg.Bitrate, "video bits per second per publisher")
 	fs.IntVar(&cfg.FPS, "fps", cfg.FPS, "video frames per second")
 	fs.IntVar(&cfg.Probes, "probes", cfg.Probes, "idle publish/join probes through the SFU and on a bare Pion pair (0: none)")
+	fs.BoolVar(&cfg.CountAtSocket, "count-at-socket", cfg.CountAtSocket, "count received media at the participants' sockets once each track's first keyframe is whole, without decrypting it (receives more per core; no receiver reports or NACKs after that)")
 	fs.BoolVar(&cfg.Relay, "relay", cfg.Relay, "also run the UDP relay baseline with the same load")
 	fs.IntVar(&cfg.MaxStreams, "max-streams", cfg.MaxStreams, "server capacity in forwarded streams (admission control; 0: none)")
 	fs.StringVar(&cfg.Profile, "cpuprofile", cfg.Profile, "write a CPU profile of the server during the measured time here")
+	fs.StringVar(&cfg.ToolProfile, "tool-cpuprofile", cfg.ToolProfile, "write a CPU profile of the load tool during the measured time here")
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {

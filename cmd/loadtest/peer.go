@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -54,18 +55,23 @@ func newPeerAPI(arr *arrivals) (*webrtc.API, error) {
 type receiver struct {
 	w   *window
 	arr *arrivals // when the packets reached the sockets; nil: unknown
+	// counting is, with -count-at-socket, the run's tracks by trailer
+	// key; each track is handed to the sockets once its reader has its
+	// first whole keyframe (see arrival.go). nil: Pion reads everything.
+	counting []*txTrack
 
 	mu     sync.Mutex
 	tracks map[uint32]*rxTrack
-	start  time.Time // when the participant began to join
-	packet time.Time // first packet of any track
-	frame  time.Time // first complete video keyframe
-	video  bool      // assembles frames (false for the relay, which has no VP8 reader)
+	socket map[uint32]*socketTrack // by key, the tracks counted at the socket
+	start  time.Time               // when the participant began to join
+	packet time.Time               // first packet of any track
+	frame  time.Time               // first complete video keyframe
+	video  bool                    // assembles frames (false for the relay, which has no VP8 reader)
 	wg     sync.WaitGroup
 }
 
 func newReceiver(w *window) *receiver {
-	return &receiver{w: w, tracks: map[uint32]*rxTrack{}, video: true}
+	return &receiver{w: w, tracks: map[uint32]*rxTrack{}, socket: map[uint32]*socketTrack{}, video: true}
 }
 
 func (r *receiver) track(key uint32) *rxTrack {
@@ -122,6 +128,7 @@ func (r *receiver) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	}
 	buf := make([]byte, 1500)
 	var rx *rxTrack
+	handed := r.counting == nil
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -145,6 +152,13 @@ func (r *receiver) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			arrived = now
 		}
 		rx.record(counter, sent, now, arrived, r.w)
+		if !handed && sb == nil && int(key) < len(r.counting) {
+			st := r.arr.countAtSocket(uint32(t.SSRC()), binary.BigEndian.Uint16(p[2:4]), counter, r.counting[key])
+			r.mu.Lock()
+			r.socket[key] = st
+			r.mu.Unlock()
+			handed = true
+		}
 		if sb != nil {
 			var pkt rtp.Packet
 			if err := pkt.Unmarshal(append([]byte(nil), p...)); err != nil {
@@ -189,7 +203,9 @@ func (s *sender) run(ctx context.Context, write writeFunc, keyframe <-chan struc
 			tr, key, seq = s.video, s.vkey, &vseq
 		}
 		c := tr.counter.Load()
-		putTrailer(p.payload, key, c, time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		tr.sending(c, now)
+		putTrailer(p.payload, key, c, now)
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: p.marker, SequenceNumber: *seq, Timestamp: p.timestamp}, Payload: p.payload}
 		write(video, &pkt)
 		*seq++
@@ -256,4 +272,45 @@ func pionTracks(streamID string) (video, audio *webrtc.TrackLocalStaticRTP, writ
 		_ = t.WriteRTP(p)
 	}
 	return video, audio, write, nil
+}
+
+// countIn returns how many of the packets numbered [c0, c1) of track key
+// arrived, read by Pion or counted at the socket (a resent packet may
+// have come both ways: it counts once), and how many of them only the
+// socket counted. Only after the run.
+func (r *receiver) countIn(key, c0, c1 uint32) (n, atSocket uint64) {
+	rx, st := r.tracks[key], r.socket[key]
+	if st == nil {
+		if rx == nil {
+			return 0, 0
+		}
+		return rx.countIn(c0, c1), 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for c := c0; c < c1; c++ {
+		switch {
+		case rx != nil && rx.has(c):
+			n++
+		case st.rx.has(c):
+			n++
+			atSocket++
+		}
+	}
+	return n, atSocket
+}
+
+// mergeLatency adds the latencies of every track received to latency
+// and wire. Only after the run.
+func (r *receiver) mergeLatency(latency, wire *histogram) {
+	for _, rx := range r.tracks {
+		latency.merge(&rx.latency)
+		wire.merge(&rx.wire)
+	}
+	for _, st := range r.socket {
+		st.mu.Lock()
+		latency.merge(&st.rx.latency)
+		wire.merge(&st.rx.wire)
+		st.mu.Unlock()
+	}
 }

@@ -14,6 +14,11 @@ type Measure struct {
 	System string `json:"system"`
 	// Forwarded packets per second counted at the receivers.
 	ForwardedPPS float64 `json:"forwarded_pps"`
+	// CountedAtSocket is the share of the received packets that the
+	// receivers counted at their sockets without decrypting them
+	// (-count-at-socket, arrival.go); for those, the latency "to the
+	// track reader" below is to the tool's socket read.
+	CountedAtSocket float64 `json:"counted_at_socket"`
 	// Packets the senders sent per second.
 	SentPPS float64 `json:"sent_pps"`
 	// CPU used by the process, in cores (1 = one core busy all the

@@ -152,16 +152,20 @@ func (j *sfuJoiner) join(ctx context.Context, mem *member) error {
 // runSFU puts the configured load on the server and measures it.
 func runSFU(ctx context.Context, cfg *Config, m *mediaSet, srv *server) (Measure, error) {
 	meas := Measure{System: "sfu"}
-	arr := &arrivals{}
+	l := newLoad(cfg, m)
+	l.toolProfile = cfg.ToolProfile
+	defer l.closeAll()
+	arr := &arrivals{w: &l.w}
 	api, err := newPeerAPI(arr)
 	if err != nil {
 		return meas, err
 	}
-	l := newLoad(cfg, m)
-	defer l.closeAll()
 	for _, room := range l.rooms {
 		for _, mem := range room {
 			mem.rx.arr = arr
+			if cfg.CountAtSocket {
+				mem.rx.counting = l.tracks
+			}
 		}
 	}
 	j := &sfuJoiner{srv: srv, api: api, l: l}

@@ -102,6 +102,34 @@ type txTrack struct {
 	video   bool
 	counter atomic.Uint32 // next packet number
 	c0, c1  uint32
+	// sent is when the last sendRing packets were sent, by packet
+	// number modulo sendRing (for receivers counting at the socket,
+	// which do not decrypt the trailer).
+	sent [sendRing]sentSlot
+}
+
+const sendRing = 4096 // 23 s of 1.5 Mbit/s video
+
+type sentSlot struct {
+	counter atomic.Uint32
+	at      atomic.Int64
+}
+
+// sending notes that packet counter left at at.
+func (t *txTrack) sending(counter uint32, at int64) {
+	s := &t.sent[counter%sendRing]
+	s.at.Store(at)
+	s.counter.Store(counter)
+}
+
+// sentAt returns when packet counter was sent, if it is still known.
+func (t *txTrack) sentAt(counter uint32) (int64, bool) {
+	s := &t.sent[counter%sendRing]
+	at := s.at.Load()
+	if s.counter.Load() != counter || at == 0 {
+		return 0, false
+	}
+	return at, true
 }
 
 // rxTrack is what one participant received of one track. Only its reader
@@ -142,12 +170,17 @@ func (r *rxTrack) record(counter uint32, sent int64, now, arrived time.Time, w *
 func (r *rxTrack) countIn(c0, c1 uint32) uint64 {
 	var n uint64
 	for c := c0; c < c1; c++ {
-		i := int(c / 64)
-		if i < len(r.seen) && r.seen[i]&(1<<(c%64)) != 0 {
+		if r.has(c) {
 			n++
 		}
 	}
 	return n
+}
+
+// has reports whether packet counter arrived.
+func (r *rxTrack) has(counter uint32) bool {
+	i := int(counter / 64)
+	return i < len(r.seen) && r.seen[i]&(1<<(counter%64)) != 0
 }
 
 func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
