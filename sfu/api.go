@@ -61,6 +61,7 @@ func (t *Transport) Full() bool {
 
 // Close releases a shared UDP port, if one was opened.
 func (t *Transport) Close() error {
+	t.batch.stop()
 	if t.mux != nil {
 		return t.mux.Close()
 	}
@@ -127,7 +128,7 @@ func NewTransport(nc NetworkConfig) (*Transport, error) {
 	t := &Transport{maxStreams: int64(nc.MaxStreams), codecs: codecs}
 	switch {
 	case nc.UDPPort != 0:
-		t.batch = &sendBatcher{}
+		t.batch = newSendBatcher()
 		bn, err := newBatchNet(t.batch)
 		if err != nil {
 			return nil, fmt.Errorf("network: %w", err)

@@ -241,3 +241,55 @@ func TestSharedPortReadBuffer(t *testing.T) {
 		t.Errorf("receive buffer %d bytes, want at least %d", got, want)
 	}
 }
+
+// TestBatchFlusherSends checks that with a flusher the datagrams of
+// closed batches leave without anyone else writing, and that stop leaves
+// nothing queued.
+func TestBatchFlusherSends(t *testing.T) {
+	b := newSendBatcher()
+	bn, err := newBatchNet(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := bn.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rx.Close() })
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	bc := conn.(*batchConn)
+
+	const forwarders, perPacket = 5, 3
+	p := make([]byte, 100)
+	for f := range forwarders {
+		b.begin()
+		for i := range perPacket {
+			binary.BigEndian.PutUint32(p, uint32(f*perPacket+i))
+			if _, err := bc.WriteToAddrPort(p, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.end()
+	}
+	seen := map[uint32]bool{}
+	buf := make([]byte, 1500)
+	for len(seen) < forwarders*perPacket {
+		_ = rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := rx.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d datagrams: %v", len(seen), err)
+		}
+		seen[binary.BigEndian.Uint32(buf[:n])] = true
+	}
+	b.stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bc.cur != nil && bc.cur.n > 0 {
+		t.Errorf("left queued after stop: %d", bc.cur.n)
+	}
+}
