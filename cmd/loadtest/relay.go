@@ -69,6 +69,9 @@ func relayMain() error {
 	if err != nil {
 		return err
 	}
+	// The receive buffer the SFU asks for on its shared port (sfu/batch.go),
+	// so that neither baseline nor server loses a burst the other keeps.
+	_ = conn.SetReadBuffer(4 << 20)
 	fmt.Println(conn.LocalAddr().String())
 	return serveRelay(conn)
 }
