@@ -136,3 +136,84 @@ func TestTrackAnnouncedFromOffer(t *testing.T) {
 		t.Errorf("unpublished %+v, want %s", u, published[0].ID)
 	}
 }
+
+// TestAnnouncedTrackWithdrawn: a track announced from an offer and never
+// started is unpublished when the publisher's next offer no longer sends
+// on its transceiver (the track removed before any media), not only when
+// the publisher leaves.
+func TestAnnouncedTrackWithdrawn(t *testing.T) {
+	tr, err := NewTransport(NetworkConfig{Loopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &trackEvents{}
+	room := NewRoom("withdraw", tr, events, testLog())
+	t.Cleanup(room.Close)
+	pubClient, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pubClient.Close() })
+	video, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := pubClient.AddTrack(video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := room.Join("pub", &answeringSignal{peer: make(chan *Peer, 1), offers: make(chan string, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// negotiate sends the client's next offer and applies the answer.
+	negotiate := func() {
+		t.Helper()
+		offer, err := pubClient.CreateOffer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pubClient.SetLocalDescription(offer); err != nil {
+			t.Fatal(err)
+		}
+		answer, err := pub.Publish(offer.SDP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pubClient.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	negotiate()
+	events.mu.Lock()
+	published := append([]TrackInfo(nil), events.published...)
+	events.mu.Unlock()
+	if len(published) != 1 || tr.Streams() != 0 {
+		t.Fatalf("after the offer: published %+v", published)
+	}
+
+	// The same offer again changes nothing.
+	negotiate()
+	if err := pubClient.RemoveTrack(sender); err != nil {
+		t.Fatal(err)
+	}
+	negotiate()
+	unpublished := func() []TrackInfo {
+		events.mu.Lock()
+		defer events.mu.Unlock()
+		return append([]TrackInfo(nil), events.unpublished...)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(unpublished()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if u := unpublished(); len(u) != 1 || u[0].ID != published[0].ID {
+		t.Fatalf("after the track was removed: unpublished %+v, want %s", u, published[0].ID)
+	}
+	events.mu.Lock()
+	n := len(events.published)
+	events.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d tracks published, want the one", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -275,6 +276,46 @@ func (r *Room) announce(p *Peer, recv *webrtc.RTPReceiver, kind webrtc.RTPCodecT
 	}()
 }
 
+// withdraw unpublishes the track announced for recv if it has not
+// started, and reports whether there was one.
+func (r *Room) withdraw(recv *webrtc.RTPReceiver) bool {
+	r.mu.Lock()
+	u := r.pending[recv]
+	if u == nil {
+		r.mu.Unlock()
+		return false
+	}
+	delete(r.pending, recv)
+	r.wg.Add(1)
+	r.mu.Unlock()
+	// Not in the publisher's way: its answer goes out first.
+	go func() {
+		defer r.wg.Done()
+		r.unpublish(u)
+	}()
+	return true
+}
+
+// receivingMids returns the media sections of our answer on which we
+// receive, by mid: not rejected (port 0), and recvonly or sendrecv.
+func receivingMids(answer string) map[string]bool {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(answer); err != nil {
+		return nil
+	}
+	mids := map[string]bool{}
+	for _, m := range d.MediaDescriptions {
+		mid, ok := m.Attribute(sdp.AttrKeyMID)
+		if !ok || m.MediaName.Port.Value == 0 {
+			continue
+		}
+		_, sendonly := m.Attribute(sdp.AttrKeySendOnly)
+		_, inactive := m.Attribute(sdp.AttrKeyInactive)
+		mids[mid] = !sendonly && !inactive // recvonly, sendrecv, or the default (sendrecv)
+	}
+	return mids
+}
+
 // othersLocked lists the peers other than p. r.mu is held.
 func (r *Room) othersLocked(p *Peer) []*Peer {
 	subs := make([]*Peer, 0, len(r.peers))
@@ -391,16 +432,27 @@ func (p *Peer) Publish(offer string) (string, error) {
 		_ = p.pub.AddICECandidate(c)
 	}
 	p.pubPending = nil
+	receiving := receivingMids(answer.SDP)
+	current := map[*webrtc.RTPReceiver]bool{}
 	for _, tr := range p.pub.GetTransceivers() {
 		recv := tr.Receiver()
-		if recv == nil || p.announced[recv] || tr.Mid() == "" {
+		if recv == nil || tr.Mid() == "" || !receiving[tr.Mid()] {
 			continue
 		}
-		if d := tr.Direction(); d != webrtc.RTPTransceiverDirectionRecvonly && d != webrtc.RTPTransceiverDirectionSendrecv {
-			continue
+		current[recv] = true
+		if !p.announced[recv] {
+			p.announced[recv] = true
+			p.room.announce(p, recv, tr.Kind())
 		}
-		p.announced[recv] = true
-		p.room.announce(p, recv, tr.Kind())
+	}
+	// The publisher no longer sends on a transceiver (its track removed
+	// or stopped; Pion then gives the transceiver a new receiver): a
+	// track announced for it that never started goes, as it would when
+	// the publisher leaves.
+	for recv := range p.announced {
+		if !current[recv] && p.room.withdraw(recv) {
+			delete(p.announced, recv)
+		}
 	}
 	return answer.SDP, nil
 }
