@@ -94,10 +94,12 @@ func BenchmarkRecordingCost(b *testing.B) {
 		if pass%2 == 0 {
 			plain.Write(&p)
 		} else {
+			// Counted before it is written: the sink may see it
+			// before Write returns.
+			counted.written++
 			recorded.Write(&p)
 			// Keep the sink's queue from overflowing: a dropped packet
 			// would be work not done, not work done fast.
-			counted.written++
 			caughtUp(sfu.SinkQueueLength / 2)
 		}
 		bytes += len(p.Payload)

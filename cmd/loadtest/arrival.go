@@ -222,10 +222,7 @@ func (a *arrivals) countedHere(p []byte, at int64) bool {
 	if d > 0 {
 		st.lastSeq, st.lastCounter = seq, counter
 	}
-	sent, ok := st.tx.sentAt(counter)
-	if !ok {
-		sent = 0 // too old to time; still counted
-	}
+	sent, _ := st.tx.sentAt(counter) // 0 if too old to time: still counted
 	st.rx.record(counter, sent, time.Now(), time.Unix(0, at), a.w)
 	return true
 }
