@@ -101,11 +101,13 @@ func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if want("admission") {
-		// Capacity set at the last step that kept CPU and loss in
-		// bounds (or 6 calls), then twice as many calls try to join.
+		// Capacity set at three quarters of the last step that kept
+		// CPU and loss in bounds (or 6 calls), as an operator leaves
+		// headroom for the signaling, joins and refusals the sweep did
+		// not have, then twice as many calls try to join.
 		rooms := 6
 		if knee != nil {
-			rooms = knee.Rooms
+			rooms = max(knee.Rooms*3/4, 1)
 		}
 		cfg := base
 		cfg.Rooms, cfg.Participants, cfg.Publishers = 2*rooms, 4, 4

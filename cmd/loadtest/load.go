@@ -112,6 +112,7 @@ type counts struct {
 	joinToFrame        durations
 	joinsMeasured      int
 	refused, failed    int
+	publishers         int // that joined
 }
 
 // markStart and markEnd bound the measured window in every track's
@@ -161,6 +162,9 @@ func (l *load) count() *counts {
 	c := &counts{}
 	for _, room := range l.rooms {
 		for _, mem := range room {
+			if mem.publisher && mem.joined.Load() {
+				c.publishers++
+			}
 			switch {
 			case mem.refused:
 				c.refused++
@@ -269,6 +273,7 @@ func (l *load) measure(ctx context.Context, s sampler, m *Measure) error {
 	l.closeAll()
 	c := l.count()
 	c.fill(m, d, l.sent())
+	m.OfferedPPS = float64(c.publishers) * l.m.packetsPerSecond()
 	s.fill(m, d, c.received)
 	if c.failed > 0 && c.refused == 0 && c.failed == l.cfg.Rooms*l.cfg.Participants {
 		return fmt.Errorf("every join failed, the first: %w", l.rooms[0][0].err)

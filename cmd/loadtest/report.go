@@ -19,8 +19,10 @@ type Measure struct {
 	// (-count-at-socket, arrival.go); for those, the latency "to the
 	// track reader" below is to the tool's socket read.
 	CountedAtSocket float64 `json:"counted_at_socket"`
-	// Packets the senders sent per second.
-	SentPPS float64 `json:"sent_pps"`
+	// Packets the senders sent per second, and the rate the publishers
+	// that joined (not refused) were set to send.
+	SentPPS    float64 `json:"sent_pps"`
+	OfferedPPS float64 `json:"offered_pps"`
 	// CPU used by the process, in cores (1 = one core busy all the
 	// time), and per forwarded packet.
 	CPUCores        float64 `json:"cpu_cores"`
@@ -91,7 +93,8 @@ type Report struct {
 	// the end of the run: other work on the machine skews every figure,
 	// the ratios least.
 	LoadAvg [2]float64 `json:"machine_load_avg"`
-	// OfferedPPS is the packet rate all publishers were set to send.
+	// OfferedPPS is the packet rate all publishers were set to send,
+	// refused ones included.
 	OfferedPPS float64 `json:"offered_pps"`
 	// GeneratorLimited says the load tool, not the server, was the
 	// limit: it sent less than 90% of the offered rate, or the relay
@@ -116,7 +119,7 @@ func ratio(a, b float64) float64 {
 
 // checkGenerator sets GeneratorLimited.
 func (r *Report) checkGenerator() {
-	short := func(m *Measure) bool { return m.SentPPS < 0.9*r.OfferedPPS }
+	short := func(m *Measure) bool { return m.SentPPS < 0.9*m.OfferedPPS }
 	r.GeneratorLimited = short(&r.Server) || (r.Relay != nil && (short(r.Relay) || r.Relay.Loss > 0.005))
 }
 
@@ -156,7 +159,7 @@ func (r *Report) writeTable(w io.Writer) {
 	}
 	_ = tw.Flush()
 	if r.GeneratorLimited {
-		fmt.Fprintf(w, "generator-limited: the load tool sent %.0f of %.0f packets/s or the relay lost packets; the machine was too busy for this load\n", r.Server.SentPPS, r.OfferedPPS)
+		fmt.Fprintf(w, "generator-limited: the load tool sent %.0f of %.0f packets/s or the relay lost packets; the machine was too busy for this load\n", r.Server.SentPPS, r.Server.OfferedPPS)
 	}
 	if r.Server.JoinsRefused > 0 || r.Server.JoinsFailed > 0 {
 		fmt.Fprintf(w, "joins refused (server_busy): %d, failed: %d\n", r.Server.JoinsRefused, r.Server.JoinsFailed)
