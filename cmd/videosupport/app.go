@@ -165,6 +165,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	if cfg.Debug { // profiles and runtime figures, read by cmd/loadtest
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 		mux.Handle("GET /debug/vars", expvar.Handler())
 	}
 	mux.Handle("/", web.Handler())
