@@ -54,18 +54,42 @@ func (e *trackEvents) TrackUnpublished(t TrackInfo) {
 	e.unpublished = append(e.unpublished, t)
 }
 
-// TestTrackAnnouncedFromOffer: a publisher's offer alone, before any
-// media (here none ever comes), gets its track offered to the others,
-// and a track announced and never started is unpublished, with its
-// subscriptions, when its publisher leaves.
-func TestTrackAnnouncedFromOffer(t *testing.T) {
+// announceRoom is a room on a loopback transport, recording its events,
+// and a publisher's client with a VP8 track that has not been added yet.
+func announceRoom(t *testing.T, name string) (*Transport, *trackEvents, *Room, *webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP) {
+	t.Helper()
 	tr, err := NewTransport(NetworkConfig{Loopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	events := &trackEvents{}
-	room := NewRoom("announce", tr, events, testLog())
+	room := NewRoom(name, tr, events, testLog())
 	t.Cleanup(room.Close)
+	pubClient, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pubClient.Close() })
+	video, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, events, room, pubClient, video
+}
+
+// unpublishedSoFar returns the tracks unpublished so far.
+func (e *trackEvents) unpublishedSoFar() []TrackInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]TrackInfo(nil), e.unpublished...)
+}
+
+// TestTrackAnnouncedFromOffer: a publisher's offer alone, before any
+// media (here none ever comes), gets its track offered to the others,
+// and a track announced and never started is unpublished, with its
+// subscriptions, when its publisher leaves.
+func TestTrackAnnouncedFromOffer(t *testing.T) {
+	tr, events, room, pubClient, video := announceRoom(t, "announce")
 
 	client, err := webrtc.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -79,15 +103,6 @@ func TestTrackAnnouncedFromOffer(t *testing.T) {
 	}
 	sig.peer <- sub
 
-	pubClient, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pubClient.Close() })
-	video, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "pub")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := pubClient.AddTransceiverFromTrack(video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +135,7 @@ func TestTrackAnnouncedFromOffer(t *testing.T) {
 	}
 
 	room.Leave(pub)
-	unpublished := func() []TrackInfo {
-		events.mu.Lock()
-		defer events.mu.Unlock()
-		return append([]TrackInfo(nil), events.unpublished...)
-	}
+	unpublished := events.unpublishedSoFar
 	for tr.Streams() != 0 || len(unpublished()) == 0 {
 		select {
 		case <-deadline:
@@ -142,22 +153,7 @@ func TestTrackAnnouncedFromOffer(t *testing.T) {
 // on its transceiver (the track removed before any media), not only when
 // the publisher leaves.
 func TestAnnouncedTrackWithdrawn(t *testing.T) {
-	tr, err := NewTransport(NetworkConfig{Loopback: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := &trackEvents{}
-	room := NewRoom("withdraw", tr, events, testLog())
-	t.Cleanup(room.Close)
-	pubClient, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pubClient.Close() })
-	video, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, events, room, pubClient, video := announceRoom(t, "withdraw")
 	sender, err := pubClient.AddTrack(video)
 	if err != nil {
 		t.Fatal(err)
@@ -198,11 +194,7 @@ func TestAnnouncedTrackWithdrawn(t *testing.T) {
 		t.Fatal(err)
 	}
 	negotiate()
-	unpublished := func() []TrackInfo {
-		events.mu.Lock()
-		defer events.mu.Unlock()
-		return append([]TrackInfo(nil), events.unpublished...)
-	}
+	unpublished := events.unpublishedSoFar
 	deadline := time.Now().Add(10 * time.Second)
 	for len(unpublished()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

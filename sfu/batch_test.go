@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -15,11 +16,9 @@ import (
 	"github.com/pion/rtp"
 )
 
-// TestBatchConnDelivers writes from several forwarders at once, inside
-// and outside batches, and checks that every datagram arrives, that
-// batches carried them, and that nothing is left queued.
-func TestBatchConnDelivers(t *testing.T) {
-	b := &sendBatcher{}
+// listenBatched opens a shared-port socket of b on loopback.
+func listenBatched(t *testing.T, b *sendBatcher) *batchConn {
+	t.Helper()
 	bn, err := newBatchNet(b)
 	if err != nil {
 		t.Fatal(err)
@@ -29,14 +28,29 @@ func TestBatchConnDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
+	return conn.(*batchConn)
+}
+
+// batchedPair opens a shared-port socket of b and a plain socket it can
+// send to, with a receive buffer that holds a test's datagrams.
+func batchedPair(t *testing.T, b *sendBatcher) (*batchConn, *net.UDPConn, netip.AddrPort) {
+	t.Helper()
+	bc := listenBatched(t, b)
 	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rx.Close() })
 	_ = rx.SetReadBuffer(4 << 20)
-	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
-	bc := conn.(*batchConn)
+	return bc, rx, rx.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// TestBatchConnDelivers writes from several forwarders at once, inside
+// and outside batches, and checks that every datagram arrives, that
+// batches carried them, and that nothing is left queued.
+func TestBatchConnDelivers(t *testing.T) {
+	b := &sendBatcher{}
+	bc, rx, to := batchedPair(t, b)
 
 	const writers, perBatch, rounds = 4, 100, 5
 	const want = writers*perBatch*rounds + rounds
@@ -210,22 +224,14 @@ func TestResendBudget(t *testing.T) {
 // large receive buffer (as far as net.core.rmem_max allows): with the
 // default, a busy server loses publishers' packets at its socket.
 func TestSharedPortReadBuffer(t *testing.T) {
-	bn, err := newBatchNet(&sendBatcher{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := bn.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := listenBatched(t, &sendBatcher{})
 	want := muxReadBuffer
 	if b, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
 		if limit, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 			want = min(want, limit)
 		}
 	}
-	rc, err := conn.(*batchConn).SyscallConn()
+	rc, err := conn.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,22 +253,7 @@ func TestSharedPortReadBuffer(t *testing.T) {
 // nothing queued.
 func TestBatchFlusherSends(t *testing.T) {
 	b := newSendBatcher()
-	bn, err := newBatchNet(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := bn.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rx.Close() })
-	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
-	bc := conn.(*batchConn)
+	bc, rx, to := batchedPair(t, b)
 
 	const forwarders, perPacket = 5, 3
 	p := make([]byte, 100)

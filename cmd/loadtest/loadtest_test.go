@@ -40,29 +40,40 @@ func buildServer(t *testing.T) string {
 	return bin
 }
 
-// TestSmoke is a few seconds of load on the real server and on the relay
-// baseline: packets flow, none is lost on loopback, and the report has
-// every field, with a value where one must have been measured.
-func TestSmoke(t *testing.T) {
+// runSmoke runs a few seconds of light load (300 kbit/s video at 15 fps)
+// on a freshly built server, with set changing the default run, and
+// logs the report's table.
+func runSmoke(t *testing.T, name string, set func(*Config)) *Report {
+	t.Helper()
 	if testing.Short() {
 		testenv.Missing(t, "-short: this test builds and runs the server")
 	}
 	cfg := DefaultConfig()
 	cfg.Server = buildServer(t)
-	cfg.Rooms, cfg.Participants, cfg.Publishers = 2, 2, 2
 	cfg.Bitrate, cfg.FPS = 300_000, 15
 	cfg.Warmup, cfg.Duration = 300*time.Millisecond, 2*time.Second
-	cfg.Probes = 1
 	cfg.Log = t.Logf
+	set(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	r, err := Run(ctx, "smoke", cfg)
+	r, err := Run(ctx, name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var table strings.Builder
 	r.writeTable(&table)
 	t.Log("\n" + table.String())
+	return r
+}
+
+// TestSmoke is a few seconds of load on the real server and on the relay
+// baseline: packets flow, none is lost on loopback, and the report has
+// every field, with a value where one must have been measured.
+func TestSmoke(t *testing.T) {
+	r := runSmoke(t, "smoke", func(cfg *Config) {
+		cfg.Rooms, cfg.Participants, cfg.Publishers = 2, 2, 2
+		cfg.Probes = 1
+	})
 
 	for _, m := range []*Measure{&r.Server, r.Relay} {
 		if m == nil {
@@ -141,25 +152,10 @@ func checkFields(t *testing.T, path string, typ reflect.Type, m map[string]any) 
 // at their sockets: after the first keyframe most packets are counted
 // there, none is lost, and each is still timed.
 func TestSmokeCountAtSocket(t *testing.T) {
-	if testing.Short() {
-		testenv.Missing(t, "-short: this test builds and runs the server")
-	}
-	cfg := DefaultConfig()
-	cfg.Server = buildServer(t)
-	cfg.Rooms, cfg.Participants, cfg.Publishers = 2, 3, 2
-	cfg.Bitrate, cfg.FPS = 300_000, 15
-	cfg.Warmup, cfg.Duration = 300*time.Millisecond, 2*time.Second
-	cfg.Probes, cfg.Relay, cfg.CountAtSocket = 0, false, true
-	cfg.Log = t.Logf
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	r, err := Run(ctx, "smoke-socket", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var table strings.Builder
-	r.writeTable(&table)
-	t.Log("\n" + table.String())
+	r := runSmoke(t, "smoke-socket", func(cfg *Config) {
+		cfg.Rooms, cfg.Participants, cfg.Publishers = 2, 3, 2
+		cfg.Probes, cfg.Relay, cfg.CountAtSocket = 0, false, true
+	})
 	s := r.Server
 	if s.ForwardedPPS < 50 || s.Loss != 0 {
 		t.Errorf("forwarded %.0f packets/s and lost %.3f%%: want the media of 4 publishers, none lost", s.ForwardedPPS, s.Loss*100)
