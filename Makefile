@@ -44,7 +44,8 @@ clean:
 
 # The measurements of docs/benchmarks.md, not part of `make test` (about
 # 15 minutes): the forwarding benchmarks, then the load tool's scenarios
-# (1:1 calls, 1 to 80, calls of 4 swept to the knee, admission control)
+# (1:1 calls, 1 to 80, ten rooms of 1 to 40, calls of 4 swept to the knee,
+# admission control)
 # with their same-run baselines. Reports, the sweep chart and a summary
 # land in docs/bench. The server and relay run on CPU 1, the load tool on
 # the others, at real-time priority where allowed (root), which the server
