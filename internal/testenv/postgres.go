@@ -29,12 +29,9 @@ import (
 var pgState sharedServer[*pgServer]
 
 type pgServer struct {
-	dir    string // temp dir: data/, the unix socket, postgres.log
-	port   int
-	major  int // server major version, e.g. 15
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when postgres has exited and been reaped
-	reaper *reaper       // removes dir once the test binary is gone
+	child // dir: data/, the unix socket, postgres.log
+	port  int
+	major int // server major version, e.g. 15
 }
 
 const pgUser = "vs"
@@ -149,7 +146,7 @@ func startPostgresServer() (srv *pgServer, missing bool, err error) {
 			return nil, false, err
 		}
 	}
-	srv = &pgServer{dir: dir}
+	srv = &pgServer{child: child{name: "postgres", dir: dir}}
 	defer func() {
 		if err != nil {
 			srv.stop()
@@ -239,7 +236,7 @@ func (s *pgServer) run(bin string, cred *syscall.Credential) error {
 		return err
 	}
 	s.port = port
-	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -268,52 +265,23 @@ func (s *pgServer) run(bin string, cred *syscall.Credential) error {
 		// Out of the terminal's process group, so that only we stop it.
 		Setpgid: true,
 	}
-	exited, err := startTied(cmd)
-	s.cmd, s.exited = cmd, exited
-	if err != nil {
-		return fmt.Errorf("starting postgres: %v", err)
+	if err := s.start(cmd); err != nil {
+		return err
 	}
-
 	// Ready when it accepts a real connection.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	return s.waitReady(60*time.Second, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, s.dsn("postgres"))
-		if err == nil {
-			s.major, _ = strconv.Atoi(strings.SplitN(conn.PgConn().ParameterStatus("server_version"), ".", 2)[0])
-			conn.Close(ctx)
-			cancel()
-			return nil
+		if err != nil {
+			return err
 		}
-		cancel()
-		select {
-		case <-exited:
-			return fmt.Errorf("postgres exited while starting: %v%s", cmd.ProcessState, s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres not ready after 60s: %v%s", err, s.logTail())
-		}
-	}
+		s.major, _ = strconv.Atoi(strings.SplitN(conn.PgConn().ParameterStatus("server_version"), ".", 2)[0])
+		return conn.Close(ctx)
+	})
 }
 
-func (s *pgServer) hasExited() bool { return isClosed(s.exited) }
-
-// stop shuts postgres down (immediately: the data is thrown away), waits for
-// it, and has the reaper remove the directory.
-func (s *pgServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil && !s.hasExited() {
-		s.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
-	s.reaper.release()
-	os.RemoveAll(s.dir) // in case the reaper could not
-}
+// stop shuts postgres down (SIGQUIT, its immediate shutdown: the data is
+// thrown away), waits for it, and has the reaper remove the directory.
+func (s *pgServer) stop() { s.child.stop(syscall.SIGQUIT, 10*time.Second) }
 
 func (s *pgServer) dsn(db string) string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", pgUser, s.port, db)
@@ -329,9 +297,6 @@ func (s *pgServer) exec(ctx context.Context, sql string) error {
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
-
-// logTail returns the end of the server log, to explain a failure.
-func (s *pgServer) logTail() string { return logTail(filepath.Join(s.dir, "postgres.log")) }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // What the servers of the tests (PostgreSQL, versitygw) share: a child
@@ -79,6 +82,75 @@ func startTied(cmd *exec.Cmd) (exited chan struct{}, err error) {
 		runtime.UnlockOSThread()
 	}()
 	return exited, <-started
+}
+
+// child is a server the tests start (postgres, versitygw): its temp
+// directory, its process, tied to the test binary, and the reaper that
+// removes the directory once the test binary is gone.
+type child struct {
+	name   string // the program: in messages, and its log is dir/name.log
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited and been reaped
+	reaper *reaper
+}
+
+func (c *child) hasExited() bool { return isClosed(c.exited) }
+
+func (c *child) logPath() string { return filepath.Join(c.dir, c.name+".log") }
+
+// logTail returns the end of the server's log, to explain a failure.
+func (c *child) logTail() string { return logTail(c.logPath()) }
+
+// start starts cmd tied to the test binary (see startTied).
+func (c *child) start(cmd *exec.Cmd) error {
+	exited, err := startTied(cmd)
+	c.cmd, c.exited = cmd, exited
+	if err != nil {
+		return fmt.Errorf("starting %s: %v", c.name, err)
+	}
+	return nil
+}
+
+// waitReady calls ready until it succeeds, the process exits, or limit
+// has passed.
+func (c *child) waitReady(limit time.Duration, ready func(context.Context) error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := ready(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("%s exited while starting: %v%s", c.name, c.cmd.ProcessState, c.logTail())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %v: %v%s", c.name, limit, err, c.logTail())
+		}
+	}
+}
+
+// stop sends the process sig, kills it if it has not exited after
+// grace, then has the reaper remove the directory (and removes it
+// itself, in case the reaper could not).
+func (c *child) stop(sig os.Signal, grace time.Duration) {
+	if c.cmd != nil && c.cmd.Process != nil && !c.hasExited() {
+		_ = c.cmd.Process.Signal(sig)
+		select {
+		case <-c.exited:
+		case <-time.After(grace):
+			_ = c.cmd.Process.Kill()
+			<-c.exited
+		}
+	}
+	c.reaper.release()
+	if err := os.RemoveAll(c.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "testenv: %s: removing %s: %v\n", c.name, c.dir, err)
+	}
 }
 
 // isClosed reports whether ch (an exited channel) is closed; a nil

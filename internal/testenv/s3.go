@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"debug/buildinfo"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -42,14 +41,11 @@ type S3 struct {
 var s3State sharedServer[*s3Server]
 
 type s3Server struct {
-	dir    string // temp dir: root/ (the buckets), versitygw.log, versitygw.pid
+	child  // dir: root/ (the buckets), versitygw.log, versitygw.pid
 	bin    string
 	addr   string
 	access string
 	secret string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when versitygw has exited and been reaped
-	reaper *reaper       // removes dir once the test binary is gone
 }
 
 const s3Region = "us-east-1"
@@ -171,7 +167,7 @@ func startS3Server() (srv *s3Server, missing bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	srv = &s3Server{dir: dir, bin: bin, access: "vs" + randomHex(8), secret: randomHex(20)}
+	srv = &s3Server{child: child{name: "versitygw", dir: dir}, bin: bin, access: "vs" + randomHex(8), secret: randomHex(20)}
 	defer func() {
 		if err != nil {
 			srv.stop()
@@ -224,7 +220,7 @@ func (s *s3Server) run() error {
 		return err
 	}
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logf, err := os.OpenFile(filepath.Join(s.dir, "versitygw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -236,10 +232,8 @@ func (s *s3Server) run() error {
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf // never the test binary's: go test would wait for them
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	exited, err := startTied(cmd)
-	s.cmd, s.exited = cmd, exited
-	if err != nil {
-		return fmt.Errorf("starting versitygw: %v", err)
+	if err := s.start(cmd); err != nil {
+		return err
 	}
 	_ = os.WriteFile(s.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600)
 
@@ -247,36 +241,10 @@ func (s *s3Server) run() error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	return s.waitReady(30*time.Second, func(ctx context.Context) error {
 		_, err := c.ListBuckets(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("versitygw exited while starting: %v%s", cmd.ProcessState, s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("versitygw not ready after 30s: %v%s", err, s.logTail())
-		}
-	}
+		return err
+	})
 }
 
-func (s *s3Server) hasExited() bool { return isClosed(s.exited) }
-
-func (s *s3Server) stop() {
-	if s.cmd != nil && s.cmd.Process != nil && !s.hasExited() {
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.reaper.release()
-	if err := os.RemoveAll(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(os.Stderr, "testenv: S3: removing %s: %v\n", s.dir, err)
-	}
-}
-
-func (s *s3Server) logTail() string { return logTail(filepath.Join(s.dir, "versitygw.log")) }
+func (s *s3Server) stop() { s.child.stop(os.Kill, 10*time.Second) }
