@@ -44,6 +44,19 @@ func openStore(t *testing.T, o s3.Options) *s3.Store {
 	return s
 }
 
+// bucketStore is a store on a new bucket of the test S3 server, and a
+// client of the server to look behind the store's back.
+func bucketStore(t *testing.T) (testenv.S3, *s3.Store, *minio.Client) {
+	t.Helper()
+	b := testenv.StartS3(t)
+	s := openStore(t, options(b))
+	c, err := b.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, s, c
+}
+
 func openKeys(t *testing.T, dir string) *disk.KeyStore {
 	t.Helper()
 	k, err := disk.OpenKeys(dir)
@@ -90,12 +103,7 @@ func TestS3SealedContract(t *testing.T) {
 // while it is written (the writer holds one part, not the recording), is
 // invisible until Commit, and is one object after it.
 func TestS3MultipartStreams(t *testing.T) {
-	b := testenv.StartS3(t)
-	s := openStore(t, options(b))
-	c, err := b.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, s, c := bucketStore(t)
 	ctx := context.Background()
 	k := "conversations/c1/recordings/r1/call.webm"
 	data := blobtest.Data(1, 2*s3.MinPartSize+123_456)
@@ -139,12 +147,7 @@ func TestS3MultipartStreams(t *testing.T) {
 // TestS3CloseAbortsUpload: a writer closed without Commit leaves neither an
 // object nor stored parts behind.
 func TestS3CloseAbortsUpload(t *testing.T) {
-	b := testenv.StartS3(t)
-	s := openStore(t, options(b))
-	c, err := b.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, s, c := bucketStore(t)
 	ctx := context.Background()
 	w, err := s.Create(ctx, "conversations/c1/x")
 	if err != nil {
@@ -170,12 +173,7 @@ func TestS3CloseAbortsUpload(t *testing.T) {
 // TestS3AbortStaleUploads: uploads a crashed writer left are aborted once
 // old enough; a young one (a writer of another node, working) is left.
 func TestS3AbortStaleUploads(t *testing.T) {
-	b := testenv.StartS3(t)
-	s := openStore(t, options(b))
-	c, err := b.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, s, c := bucketStore(t)
 	ctx := context.Background()
 	core := minio.Core{Client: c}
 	for _, k := range []string{"conversations/c1/a", "conversations/c2/b"} {
