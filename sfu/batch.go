@@ -59,7 +59,7 @@ type sendBatcher struct {
 	conns []*batchConn // append only
 	free  []*sendBatch
 
-	wake chan struct{} // to the flusher: something is queued; nil: end flushes itself
+	wake chan struct{} // to the flusher: something is queued
 	done chan struct{} // closed by stop
 	wg   sync.WaitGroup
 
@@ -76,7 +76,7 @@ func newSendBatcher() *sendBatcher {
 
 // stop ends the flusher, sending what is still queued.
 func (b *sendBatcher) stop() {
-	if b == nil || b.done == nil {
+	if b == nil {
 		return
 	}
 	close(b.done)
@@ -129,8 +129,7 @@ func (b *sendBatcher) begin() {
 	b.mu.Unlock()
 }
 
-// end closes a batch. The last one to close wakes the flusher, or, in a
-// batcher without one, sends everything queued on every socket itself.
+// end closes a batch. The last one to close wakes the flusher.
 func (b *sendBatcher) end() {
 	if b == nil {
 		return
@@ -139,10 +138,6 @@ func (b *sendBatcher) end() {
 	b.open--
 	last := b.open == 0
 	b.mu.Unlock()
-	if b.wake == nil {
-		b.flushAll()
-		return
-	}
 	if last {
 		select {
 		case b.wake <- struct{}{}:

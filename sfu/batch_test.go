@@ -49,7 +49,8 @@ func batchedPair(t *testing.T, b *sendBatcher) (*batchConn, *net.UDPConn, netip.
 // and outside batches, and checks that every datagram arrives, that
 // batches carried them, and that nothing is left queued.
 func TestBatchConnDelivers(t *testing.T) {
-	b := &sendBatcher{}
+	b := newSendBatcher()
+	t.Cleanup(b.stop)
 	bc, rx, to := batchedPair(t, b)
 
 	const writers, perBatch, rounds = 4, 100, 5
@@ -224,7 +225,9 @@ func TestResendBudget(t *testing.T) {
 // large receive buffer (as far as net.core.rmem_max allows): with the
 // default, a busy server loses publishers' packets at its socket.
 func TestSharedPortReadBuffer(t *testing.T) {
-	conn := listenBatched(t, &sendBatcher{})
+	b := newSendBatcher()
+	t.Cleanup(b.stop)
+	conn := listenBatched(t, b)
 	want := muxReadBuffer
 	if b, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
 		if limit, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {

@@ -189,26 +189,15 @@ func (r *Room) Leave(p *Peer) {
 		return
 	}
 	delete(r.peers, p.id)
-	var never []*upTrack // announced, never started
+	var never []*webrtc.RTPReceiver // announced, never started
 	for recv, u := range r.pending {
 		if u.info.PeerID == p.id {
-			delete(r.pending, recv)
-			never = append(never, u)
+			never = append(never, recv)
 		}
 	}
-	if len(never) > 0 {
-		r.wg.Add(1)
-	}
 	r.mu.Unlock()
-	if len(never) > 0 {
-		// As a started track's forwarder does when it ends: the
-		// others' renegotiations are not the leaver's to wait for.
-		go func() {
-			defer r.wg.Done()
-			for _, u := range never {
-				r.unpublish(u)
-			}
-		}()
+	for _, recv := range never {
+		r.withdraw(recv)
 	}
 
 	p.negMu.Lock()
@@ -277,7 +266,8 @@ func (r *Room) announce(p *Peer, recv *webrtc.RTPReceiver, kind webrtc.RTPCodecT
 }
 
 // withdraw unpublishes the track announced for recv if it has not
-// started, and reports whether there was one.
+// started (its publisher left, or stopped sending on it), and reports
+// whether there was one.
 func (r *Room) withdraw(recv *webrtc.RTPReceiver) bool {
 	r.mu.Lock()
 	u := r.pending[recv]
@@ -288,7 +278,8 @@ func (r *Room) withdraw(recv *webrtc.RTPReceiver) bool {
 	delete(r.pending, recv)
 	r.wg.Add(1)
 	r.mu.Unlock()
-	// Not in the publisher's way: its answer goes out first.
+	// As a started track's forwarder does when it ends: the others'
+	// renegotiations are not the publisher's to wait for.
 	go func() {
 		defer r.wg.Done()
 		r.unpublish(u)
@@ -298,10 +289,10 @@ func (r *Room) withdraw(recv *webrtc.RTPReceiver) bool {
 
 // receivingMids returns the media sections of our answer on which we
 // receive, by mid: not rejected (port 0), and recvonly or sendrecv.
-func receivingMids(answer string) map[string]bool {
+func receivingMids(answer string) (map[string]bool, error) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(answer); err != nil {
-		return nil
+		return nil, err
 	}
 	mids := map[string]bool{}
 	for _, m := range d.MediaDescriptions {
@@ -313,7 +304,7 @@ func receivingMids(answer string) map[string]bool {
 		_, inactive := m.Attribute(sdp.AttrKeyInactive)
 		mids[mid] = !sendonly && !inactive // recvonly, sendrecv, or the default (sendrecv)
 	}
-	return mids
+	return mids, nil
 }
 
 // othersLocked lists the peers other than p. r.mu is held.
@@ -432,7 +423,10 @@ func (p *Peer) Publish(offer string) (string, error) {
 		_ = p.pub.AddICECandidate(c)
 	}
 	p.pubPending = nil
-	receiving := receivingMids(answer.SDP)
+	receiving, err := receivingMids(answer.SDP)
+	if err != nil {
+		return "", fmt.Errorf("read our publish answer: %w", err)
+	}
 	current := map[*webrtc.RTPReceiver]bool{}
 	for _, tr := range p.pub.GetTransceivers() {
 		recv := tr.Receiver()

@@ -46,16 +46,21 @@ func arrivalKey(ssrc uint32, seq uint16) (uint64, int) {
 	return k, int((ssrc*2654435761)^uint32(seq)) & (1<<16 - 1)
 }
 
-// note records the arrival of datagram p if it is RTP (not RTCP, STUN
-// or DTLS).
-func (a *arrivals) note(p []byte, at int64) {
+// rtpIDs returns the SSRC and sequence number of datagram p if it is
+// RTP (not RTCP, STUN or DTLS).
+func rtpIDs(p []byte) (ssrc uint32, seq uint16, ok bool) {
 	if len(p) < 12 || p[0]&0xc0 != 0x80 {
-		return
+		return 0, 0, false
 	}
 	if pt := p[1] & 0x7f; pt >= 64 && pt <= 95 { // RTCP packet types 192-223
-		return
+		return 0, 0, false
 	}
-	k, i := arrivalKey(binary.BigEndian.Uint32(p[8:12]), binary.BigEndian.Uint16(p[2:4]))
+	return binary.BigEndian.Uint32(p[8:12]), binary.BigEndian.Uint16(p[2:4]), true
+}
+
+// note records the arrival at at of the RTP packet ssrc, seq.
+func (a *arrivals) note(ssrc uint32, seq uint16, at int64) {
+	k, i := arrivalKey(ssrc, seq)
 	s := &a.slots[i]
 	s.at.Store(at)
 	s.key.Store(k)
@@ -142,10 +147,12 @@ func (c *arrivalConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		if c.a.countedHere(p[:n], at) {
-			continue
+		if ssrc, seq, ok := rtpIDs(p[:n]); ok {
+			if c.a.countedHere(ssrc, seq, at) {
+				continue
+			}
+			c.a.note(ssrc, seq, at)
 		}
-		c.a.note(p[:n], at)
 		return n, addr, nil
 	}
 }
@@ -200,21 +207,14 @@ func (a *arrivals) countAtSocket(ssrc uint32, seq uint16, counter uint32, tx *tx
 	return st
 }
 
-// countedHere counts datagram p, which arrived at at, if it is RTP of a
-// track counted at the socket, and reports whether it was.
-func (a *arrivals) countedHere(p []byte, at int64) bool {
-	if len(p) < 12 || p[0]&0xc0 != 0x80 {
-		return false
-	}
-	if pt := p[1] & 0x7f; pt >= 64 && pt <= 95 { // RTCP
-		return false
-	}
-	v, ok := a.counted.Load(binary.BigEndian.Uint32(p[8:12]))
+// countedHere counts the RTP packet ssrc, seq, which arrived at at, if
+// its track is counted at the socket, and reports whether it was.
+func (a *arrivals) countedHere(ssrc uint32, seq uint16, at int64) bool {
+	v, ok := a.counted.Load(ssrc)
 	if !ok {
 		return false
 	}
 	st := v.(*socketTrack)
-	seq := binary.BigEndian.Uint16(p[2:4])
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	d := int16(seq - st.lastSeq)
