@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,5 +127,33 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		}
 	case <-wctx.Done():
 		t.Fatal("run did not return after shutdown")
+	}
+}
+
+// TestDebugHandlers: profiles, runtime figures and an execution trace
+// only with -debug.
+func TestDebugHandlers(t *testing.T) {
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+		return resp.StatusCode, string(b)
+	}
+	plain, _, _ := startAppIn(t, t.TempDir())
+	for _, p := range []string{"/debug/vars", "/debug/pprof/trace?seconds=1"} {
+		if code, _ := get(plain + p); code != http.StatusNotFound {
+			t.Errorf("without -debug, %s: status %d, want 404", p, code)
+		}
+	}
+	debug, _, _ := startAppIn(t, t.TempDir(), "-debug")
+	if code, body := get(debug + "/debug/vars"); code != http.StatusOK || !strings.Contains(body, "{") {
+		t.Errorf("/debug/vars: status %d, %q", code, body)
+	}
+	if code, body := get(debug + "/debug/pprof/trace?seconds=1"); code != http.StatusOK || !strings.HasPrefix(body, "go 1.") {
+		t.Errorf("/debug/pprof/trace: status %d, starts %q, want an execution trace", code, body)
 	}
 }
